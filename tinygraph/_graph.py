@@ -1,0 +1,378 @@
+"""The graph: the Op base class (each recorded op is a node), grad mode, name scopes
+and the reverse-mode pass.
+
+A node keeps its parents (the input Tensor for a leaf, the producing node otherwise),
+the arrays its backward rule needs, and its output's shape and dtype. It never keeps
+its own output Tensor, so dropping the root frees the graph by reference counting.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import threading
+from operator import attrgetter
+
+import numpy as np
+
+from tinygraph._shapes import fmt, sum_to_shape
+
+# Node ids grow in creation order, and a node is always created after its inputs, so
+# sorting by id (newest first) is a topological order: no recursion, no visit marks.
+_ids = itertools.count()
+_by_id_newest_first = attrgetter("id")
+
+
+class _State(threading.local):
+    grad_enabled = True
+    scope = None
+
+
+_state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record a graph right now (False inside ``no_grad``)."""
+    return _state.grad_enabled
+
+
+class no_grad:
+    """Context manager (and decorator) in which ops record nothing.
+
+    Use it for parameter updates and evaluation: results do not require grad and no
+    arrays are kept for a backward pass.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with tg.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        self._before = _state.grad_enabled
+        _state.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._before
+        return False
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return func(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = func.__name__, func.__doc__, func
+        return wrapper
+
+
+class name_scope:
+    """Group the ops (and the leaves) created inside under a name, e.g. a layer.
+
+    Scopes nest as ``"layer1/linear"``; ``tg.draw`` draws each scope as a cluster.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> with tg.name_scope("layer1"):
+    ...     W1 = tg.Tensor([[1.0]], requires_grad=True, name="W1")
+    >>> W1.scope
+    'layer1'
+    """
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"name_scope: a scope name is a non-empty string without '/', got {name!r}")
+        self.name = name
+
+    def __enter__(self):
+        self._before = _state.scope
+        _state.scope = self.name if self._before is None else f"{self._before}/{self.name}"
+        return self
+
+    def __exit__(self, *exc):
+        _state.scope = self._before
+        return False
+
+
+def current_scope():
+    return _state.scope
+
+
+class _Released:
+    """Stands in for the saved arrays of a node whose graph was freed by backward()."""
+
+    def __repr__(self):
+        return "<released>"
+
+
+RELEASED = _Released()
+
+
+class Op:
+    """One differentiable operation; each application is a node of the graph.
+
+    Subclass it to define an op: ``forward`` computes on numpy arrays, ``backward``
+    returns one gradient per input (``None`` where an input needs none), and ``saves``
+    names what backward needs, among forward's parameters and ``"out"``. Backward is
+    written once with operators, ``.T``, ``.reshape``, ``.sum`` and numpy ufuncs, so it
+    runs on arrays and, under ``create_graph=True``, on Tensors. Return gradients of
+    the broadcast shape: the engine sums them back to each input's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygraph as tg
+    >>> class Softplus(tg.Op):
+    ...     name = "softplus"
+    ...     formula = "dx = g * sigmoid(x)"
+    ...     saves = ("x",)
+    ...     def forward(self, x):
+    ...         return np.logaddexp(0.0, x)
+    ...     def backward(self, g, x):
+    ...         return g * tg.sigmoid(x)
+    >>> x = tg.Tensor([0.0, 2.0], requires_grad=True)
+    >>> softplus = Softplus.apply
+    >>> softplus(x).sum().backward()
+    >>> np.round(x.grad, 4)
+    array([0.5   , 0.8808])
+    """
+
+    name = "op"
+    formula = ""
+    saves: tuple = ()
+
+    __slots__ = ("parents", "needs", "saved", "shape", "dtype", "id", "label", "scope", "retained", "__dict__")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        params = [
+            p.name
+            for p in inspect.signature(cls.forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ][1:]
+        cls.arity = len(params)
+        slots = []
+        for saved in cls.saves:
+            if saved == "out":
+                slots.append(-1)
+            elif saved in params:
+                slots.append(params.index(saved))
+            else:
+                raise TypeError(
+                    f"{cls.__name__}.saves names {saved!r}, which is neither 'out' nor a parameter of forward {params}"
+                )
+        cls._save_slots = tuple(slots)
+
+    def forward(self, *arrays):  # pragma: no cover - every op overrides it
+        raise NotImplementedError(f"{type(self).__name__} defines no forward")
+
+    def backward(self, g, *saved):  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} defines no backward")
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        """Build the op with ``attrs`` and apply it to ``inputs`` (Tensors, arrays or numbers)."""
+        from tinygraph.tensor import apply
+
+        return apply(cls(**attrs), *inputs)
+
+    def __repr__(self):
+        return f"<{self.name} node {getattr(self, 'id', '?')}>"
+
+    requires_grad = True  # a node exists only when some input requires grad
+
+
+def record(op: Op, inputs, out: np.ndarray) -> None:
+    """Turn ``op`` into a node of the graph: called once per op, right after forward."""
+    # Spelled out for one and two inputs: this runs once per op.
+    if len(inputs) == 2:
+        a, b = inputs
+        op.parents = (a if a._node is None else a._node, b if b._node is None else b._node)
+        op.needs = (a.requires_grad, b.requires_grad)
+    elif len(inputs) == 1:
+        a = inputs[0]
+        op.parents = (a if a._node is None else a._node,)
+        op.needs = (a.requires_grad,)
+    else:
+        op.parents = tuple([t if t._node is None else t._node for t in inputs])
+        op.needs = tuple([t.requires_grad for t in inputs])
+    slots = op._save_slots
+    if slots:
+        op.saved = tuple([out if i < 0 else inputs[i].data for i in slots])
+    else:
+        op.saved = ()
+    op.shape = out.shape
+    op.dtype = out.dtype
+    op.id = next(_ids)
+    op.label = None
+    op.scope = _state.scope
+    op.retained = None
+
+
+def topological_order(roots) -> list:
+    """Every node reachable from ``roots``, outputs before inputs (iterative, no recursion)."""
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for parent in node.parents:
+            if isinstance(parent, Op) and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_by_id_newest_first, reverse=True)
+
+
+def _lift_saved(node: Op) -> tuple:
+    """For create_graph: the saved arrays as Tensors wired to the nodes that made them."""
+    from tinygraph.tensor import Tensor
+
+    lifted = []
+    for slot, array in zip(node._save_slots, node.saved):
+        if slot < 0:
+            lifted.append(Tensor._make(array, node))
+        else:
+            parent = node.parents[slot]
+            lifted.append(parent if not isinstance(parent, Op) else Tensor._make(array, parent))
+    return tuple(lifted)
+
+
+def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, capture=None):
+    """Reverse-mode accumulation from ``roots`` (Tensors) seeded with ``seeds``.
+
+    Without ``capture`` the gradients land in the leaves' ``.grad`` (and in retained
+    non-leaves). With ``capture`` (a list of Tensors) nothing is written and the
+    gradients of those Tensors are returned instead, as ``tg.grad`` needs. With
+    ``capture="all"`` the gradient reaching every node and leaf is returned as a dict,
+    as ``tg.draw`` needs.
+    """
+    grads: dict = {}
+    for root, seed in zip(roots, seeds):
+        target = root if root._node is None else root._node
+        grads[target] = seed if target not in grads else grads[target] + seed
+    # Arrays already handed to a .grad in this pass: another leaf that receives the
+    # same array object (add returns g for both inputs) must get its own copy.
+    handed = {id(s) for s in seeds}
+    everything = capture == "all"
+    if capture is None or everything:
+        wanted = None
+    else:
+        wanted = {(t if t._node is None else t._node): None for t in capture}
+    seen: dict = {}
+
+    outer_mode = _state.grad_enabled
+    _state.grad_enabled = create_graph
+    try:
+        for node in topological_order([k for k in grads if isinstance(k, Op)]):
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if everything:
+                seen[node] = g
+            elif wanted is not None and node in wanted:
+                wanted[node] = g
+            if capture is None and node.retained is not None:
+                _set_retained(node, g, handed)
+            saved = node.saved
+            if saved is RELEASED:
+                raise RuntimeError(
+                    f"backward: the graph through '{node.name}' was already freed by an earlier backward(); "
+                    "pass retain_graph=True to the first backward() to backpropagate through it again"
+                )
+            if create_graph:
+                saved = _lift_saved(node)
+            in_grads = node.backward(g, *saved)
+            if not retain_graph:
+                node.saved = RELEASED
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,) if node.arity == 1 else tuple(in_grads)
+            if len(in_grads) != len(node.parents):
+                raise RuntimeError(
+                    f"{node.name}: backward returned {len(in_grads)} gradient(s) for {len(node.parents)} input(s)"
+                )
+            for index, (parent, need, gi) in enumerate(zip(node.parents, node.needs, in_grads)):
+                if not need or gi is None:
+                    continue
+                shape = parent.shape
+                if gi.shape != shape:
+                    gi = sum_to_shape(gi, shape, op=node.name, index=index)
+                if gi.dtype != parent.dtype and isinstance(gi, (np.ndarray, np.generic)):
+                    gi = np.asarray(gi, dtype=parent.dtype)
+                prev = grads.get(parent)
+                grads[parent] = gi if prev is None else prev + gi
+    finally:
+        _state.grad_enabled = outer_mode
+
+    if everything:
+        seen.update(grads)
+        return seen
+    if wanted is not None:
+        for leaf, g in grads.items():
+            if leaf in wanted:
+                wanted[leaf] = g
+        return [wanted[t if t._node is None else t._node] for t in capture]
+    for leaf, g in grads.items():  # only leaves are left: every node was popped
+        if leaf.requires_grad:
+            _accumulate_leaf(leaf, g, handed)
+    return None
+
+
+def _owned(g, handed: set):
+    """``g`` itself if no one else holds it, else a private writeable copy."""
+    if not isinstance(g, np.ndarray):
+        return g if not isinstance(g, np.generic) else np.array(g)
+    if g.base is not None or not g.flags.writeable or id(g) in handed:
+        g = np.array(g)
+    handed.add(id(g))
+    return g
+
+
+def _accumulate_leaf(leaf, g, handed: set) -> None:
+    leaf.grad = _owned(g, handed) if leaf.grad is None else leaf.grad + g
+
+
+def _set_retained(node: Op, g, handed: set) -> None:
+    tensor = node.retained()
+    if tensor is not None:
+        tensor.grad = _owned(g, handed) if tensor.grad is None else tensor.grad + g
+
+
+def check_seed(root, grad, *, create_graph: bool):
+    """The gradient that starts backward at ``root``: ones for a scalar, else ``grad`` checked."""
+    from tinygraph.tensor import Tensor
+
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(
+                f"backward: the root has shape {fmt(root.shape)}; backward() without grad= needs a scalar "
+                "(one-element) root, so reduce it first (e.g. .sum() or .mean()) or pass grad= of that shape"
+            )
+        seed = np.ones(root.shape, dtype=root.dtype)
+    else:
+        seed = grad.data if isinstance(grad, Tensor) and not create_graph else grad
+        if not isinstance(seed, Tensor):
+            seed = np.asarray(seed, dtype=root.dtype)
+        if seed.shape != root.shape:
+            raise ValueError(
+                f"backward: grad has shape {fmt(seed.shape)} but the root has shape {fmt(root.shape)}; they must match"
+            )
+    if create_graph and not isinstance(seed, Tensor):
+        seed = Tensor._make(seed, None)
+    return seed
+
+
+def node_gradients(root) -> dict:
+    """dL/d(every node and leaf) for a one-element ``root``, without touching any ``.grad``.
+
+    Runs a backward pass that keeps the graph, so it needs the saved arrays: call it
+    before ``backward()``, or after ``backward(retain_graph=True)``. Keys are the nodes
+    (``Op``) and the leaf Tensors that require grad.
+    """
+    if not root.requires_grad:
+        return {}
+    seed = check_seed(root, None, create_graph=False)
+    return run_backward([root], [seed], retain_graph=True, create_graph=False, capture="all")

@@ -1,0 +1,386 @@
+"""Tensor: a numpy array that remembers the op that made it, and ``apply``, the one
+function through which every op runs and is recorded."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from tinygraph import _graph, _ops
+from tinygraph._graph import Op, _state, check_seed, record, run_backward
+from tinygraph._shapes import as_float_array, as_operand, fmt
+
+
+def apply(op: Op, *inputs):
+    """Run ``op`` forward on ``inputs`` and, when any of them requires grad, record it.
+
+    Inputs that are not Tensors (arrays, Python numbers) become constants next to the
+    first Tensor among them. This is the only place where graph nodes are made.
+    """
+    # This is the hot path of every op: one- and two-input ops are spelled out.
+    n = len(inputs)
+    if n == 2:
+        a, b = inputs
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+            a, b = inputs = _coerce_all(inputs, op)
+        out = op.forward(a.data, b.data)
+        wants_graph = a.requires_grad or b.requires_grad
+    elif n == 1:
+        a = inputs[0]
+        if not isinstance(a, Tensor):
+            a, = inputs = _coerce_all(inputs, op)
+        out = op.forward(a.data)
+        wants_graph = a.requires_grad
+    else:
+        if n != op.arity:
+            raise TypeError(f"{op.name}: takes {op.arity} input(s), got {n}")
+        inputs = _coerce_all(inputs, op)
+        out = op.forward(*[t.data for t in inputs])
+        wants_graph = any(t.requires_grad for t in inputs)
+    if type(out) is not np.ndarray:
+        # ufuncs on 0-d arrays return numpy scalars; user ops may return lists.
+        out = _checked_output(op, out)
+    if wants_graph and _state.grad_enabled:
+        record(op, inputs, out)
+        return Tensor._make(out, op)
+    return Tensor._make(out, None)
+
+
+def _coerce_all(inputs, op: Op) -> tuple:
+    if len(inputs) != op.arity:
+        raise TypeError(f"{op.name}: takes {op.arity} input(s), got {len(inputs)}")
+    like = next((t for t in inputs if isinstance(t, Tensor)), None)
+    return tuple(_coerce(t, like, op.name) for t in inputs)
+
+
+def _coerce(value, like, op_name: str):
+    if isinstance(value, Tensor):
+        return value
+    if like is None:
+        return Tensor._make(as_float_array(value, what=op_name), None)
+    return Tensor._make(as_operand(value, like.dtype, what=op_name), None)
+
+
+def _checked_output(op: Op, out) -> np.ndarray:
+    array = np.asarray(out)
+    if array.dtype.kind != "f":
+        raise TypeError(f"{op.name}: forward must return a floating array, got dtype {array.dtype}")
+    return array
+
+
+class Tensor:
+    """A numpy array in a computation graph.
+
+    Parameters
+    ----------
+    data : array_like, Tensor or number
+        Floating arrays keep their dtype (and are not copied); bools, integers, lists
+        and Python numbers become float64; strings, objects and complex are refused.
+    requires_grad : bool
+        Record the ops applied to this Tensor so that ``backward`` can fill ``.grad``.
+    name : str, optional
+        Shown by ``repr`` and by ``tg.draw``.
+
+    Examples
+    --------
+    The document's logistic-regression step, X (features, samples), W (out, in), b (out, 1):
+
+    >>> import numpy as np
+    >>> import tinygraph as tg
+    >>> X = tg.Tensor(np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]]), name="X")
+    >>> Y = tg.Tensor([[1.0, 0.0, 1.0]], name="Y")
+    >>> W = tg.Tensor(np.zeros((1, 2)), requires_grad=True, name="W")
+    >>> b = tg.Tensor(np.zeros((1, 1)), requires_grad=True, name="b")
+    >>> cost = tg.binary_cross_entropy(tg.sigmoid(W @ X + b), Y)
+    >>> cost.backward()
+    >>> W.grad.shape, b.grad.shape
+    ((1, 2), (1, 1))
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_name", "_scope", "__weakref__")
+    # Make numpy defer to Tensor in mixed expressions (array + Tensor, np.exp(Tensor)).
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = as_float_array(data)
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"Tensor: requires_grad must be a bool, got {type(requires_grad).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a string, got {type(name).__name__}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None
+        self._name = name
+        self._scope = _state.scope
+
+    @classmethod
+    def _make(cls, data: np.ndarray, node):
+        """A Tensor around an array already coerced, made by ``node`` (or a constant)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = node is not None
+        t._node = node
+        t._name = None
+        t._scope = None
+        return t
+
+    # ----- array-like attributes -----
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> "Tensor":
+        """The transpose (all axes reversed), like ``ndarray.T``."""
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for Tensors the user made (and for results of ops that recorded nothing)."""
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The node (an ``Op``) that produced this Tensor, or None for a leaf."""
+        return self._node
+
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"Tensor: name must be a string, got {type(value).__name__}")
+        self._name = value
+        if self._node is not None:
+            self._node.label = value
+
+    @property
+    def scope(self):
+        """The ``name_scope`` this Tensor (or the op that made it) was created in."""
+        return self._scope if self._node is None else self._node.scope
+
+    def named(self, name: str) -> "Tensor":
+        """Set ``name`` and return ``self``, to name results inline: ``(W @ X + b).named("Z1")``."""
+        self.name = name
+        return self
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element Tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element Tensor has an item; this one has shape {fmt(self.shape)}")
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this Tensor's data, cut from the graph."""
+        t = Tensor._make(self.data, None)
+        t._name = self._name
+        return t
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` on this non-leaf Tensor after backward (leaves always keep it)."""
+        if self._node is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad: this Tensor does not require grad, so it will never have one")
+            return self
+        self._node.retained = weakref.ref(self)
+        return self
+
+    def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Fill ``.grad`` of every leaf this Tensor depends on, by reverse-mode accumulation.
+
+        Parameters
+        ----------
+        grad : array_like or Tensor, optional
+            dL/dself. Needed unless this Tensor has one element.
+        retain_graph : bool
+            Keep the arrays saved for backward, to backpropagate through the graph again.
+        create_graph : bool
+            Record the backward pass itself, for gradients of gradients. ``.grad`` then
+            holds Tensors.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this Tensor does not require grad: no input of the ops that made it has requires_grad=True"
+            )
+        seed = check_seed(self, grad, create_graph=create_graph)
+        run_backward([self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+
+    # ----- numpy interop -----
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        function = _UFUNCS.get(ufunc)
+        if method != "__call__" or kwargs or function is None:
+            raise TypeError(
+                f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not differentiable in tinygraph; "
+                "use a tinygraph op, define an Op, or leave the graph with .numpy()"
+            )
+        return function(*inputs)
+
+    def __repr__(self):
+        body = np.array2string(self.data, prefix="Tensor(", separator=", ", precision=4, threshold=20)
+        extra = ""
+        if self.data.dtype != np.float64:
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        if self._name is not None:
+            extra += f", name={self._name!r}"
+        return f"Tensor({body}{extra})"
+
+    def __len__(self):
+        return len(self.data)
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    # Comparisons give plain boolean arrays: they are not differentiable.
+    def __lt__(self, other):
+        return self.data < _raw(other)
+
+    def __le__(self, other):
+        return self.data <= _raw(other)
+
+    def __gt__(self, other):
+        return self.data > _raw(other)
+
+    def __ge__(self, other):
+        return self.data >= _raw(other)
+
+    # ----- arithmetic -----
+    def __add__(self, other):
+        return apply(_ops.Add(), self, other)
+
+    def __radd__(self, other):
+        return apply(_ops.Add(), other, self)
+
+    def __sub__(self, other):
+        return apply(_ops.Sub(), self, other)
+
+    def __rsub__(self, other):
+        return apply(_ops.Sub(), other, self)
+
+    def __mul__(self, other):
+        return apply(_ops.Mul(), self, other)
+
+    def __rmul__(self, other):
+        return apply(_ops.Mul(), other, self)
+
+    def __truediv__(self, other):
+        return apply(_ops.Div(), self, other)
+
+    def __rtruediv__(self, other):
+        return apply(_ops.Div(), other, self)
+
+    def __matmul__(self, other):
+        return apply(_ops.MatMul(), self, other)
+
+    def __rmatmul__(self, other):
+        return apply(_ops.MatMul(), other, self)
+
+    def __neg__(self):
+        return apply(_ops.Neg(), self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        return apply(_ops.Pow(exponent), self)
+
+    def __rpow__(self, base):
+        return apply(_ops.Exp(), self * float(np.log(_scalar_base(base))))
+
+    # ----- methods -----
+    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Sum over ``axis`` (all axes by default), like ``ndarray.sum``."""
+        return apply(_ops.Sum(axis, keepdims), self)
+
+    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Mean over ``axis`` (all axes by default), like ``ndarray.mean``."""
+        return apply(_ops.Mean(axis, keepdims), self)
+
+    def reshape(self, *shape) -> "Tensor":
+        """A Tensor of the same data in ``shape`` (one entry may be -1)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return apply(_ops.Reshape(shape), self)
+
+    def transpose(self, *axes) -> "Tensor":
+        """Permute the axes (reverse them when none are given), like ``ndarray.transpose``."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return apply(_ops.Transpose(axes or None), self)
+
+    def broadcast_to(self, shape) -> "Tensor":
+        """Repeat along broadcast axes to ``shape``, like ``np.broadcast_to``."""
+        return apply(_ops.BroadcastTo(tuple(shape)), self)
+
+    def exp(self) -> "Tensor":
+        return apply(_ops.Exp(), self)
+
+    def log(self) -> "Tensor":
+        return apply(_ops.Log(), self)
+
+    def relu(self) -> "Tensor":
+        return apply(_ops.ReLU(), self)
+
+    def sigmoid(self) -> "Tensor":
+        return apply(_ops.Sigmoid(), self)
+
+    def tanh(self) -> "Tensor":
+        return apply(_ops.Tanh(), self)
+
+    __hash__ = object.__hash__
+
+
+def _raw(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _scalar_base(base):
+    if isinstance(base, (int, float)) and base > 0:
+        return base
+    raise TypeError(f"pow: a Tensor exponent needs a positive number as base, got {base!r}")
+
+
+_UFUNCS = {
+    np.add: lambda a, b: apply(_ops.Add(), a, b),
+    np.subtract: lambda a, b: apply(_ops.Sub(), a, b),
+    np.multiply: lambda a, b: apply(_ops.Mul(), a, b),
+    np.true_divide: lambda a, b: apply(_ops.Div(), a, b),
+    np.matmul: lambda a, b: apply(_ops.MatMul(), a, b),
+    np.negative: lambda a: apply(_ops.Neg(), a),
+    np.exp: lambda a: apply(_ops.Exp(), a),
+    np.log: lambda a: apply(_ops.Log(), a),
+    np.tanh: lambda a: apply(_ops.Tanh(), a),
+}
