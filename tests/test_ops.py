@@ -1,0 +1,186 @@
+"""One table of ops drives the forward, gradient, second-order and dtype property tests.
+
+Every derivative is checked against central finite differences in float64
+(tinygraph.testing.gradcheck), with Hypothesis drawing shapes (broadcasting included)
+and values inside each op's domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygraph as tg
+from tinygraph.testing import gradcheck, gradgradcheck
+from tinygraph.testing import strategies as tgst
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # the op's registered name in tg.OPS
+    fn: Callable  # (*Tensors, **params) -> Tensor
+    reference: Callable  # (*arrays, **params) -> array: numpy's forward
+    draw_inputs: Callable  # (small: bool) -> strategy of (arrays tuple, params dict)
+    smooth: bool = True  # second derivatives exist where we draw
+    tolerance: dict = field(default_factory=dict)
+
+
+def unary(domain=tgst.REAL):
+    def inputs(small):
+        side = 3 if small else 4
+        return tgst.arrays(tgst.shapes(max_side=side, max_dims=2 if small else 3), domain).map(lambda x: ((x,), {}))
+
+    return inputs
+
+
+def binary(left=tgst.REAL, right=tgst.REAL):
+    @st.composite
+    def pair(draw, small):
+        shape_x, shape_y = draw(tgst.broadcastable_shapes(2, max_dims=2 if small else 3, max_side=3 if small else 4))
+        return (draw(tgst.arrays(shape_x, left)), draw(tgst.arrays(shape_y, right))), {}
+
+    return pair
+
+
+@st.composite
+def _matmul_inputs(draw, small):
+    shape_x, shape_y = draw(tgst.matmul_shapes(max_side=3 if small else 5, batch=not small))
+    return (draw(tgst.arrays(shape_x)), draw(tgst.arrays(shape_y))), {}
+
+
+@st.composite
+def _reduction_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(max_dims=2 if small else 3, max_side=3 if small else 4)))
+    axis = draw(st.none() | st.sampled_from(range(-x.ndim, x.ndim)) if x.ndim else st.none())
+    if x.ndim >= 2 and draw(st.booleans()):
+        axis = tuple(draw(st.permutations(range(x.ndim)))[:2])
+    return (x,), {"axis": axis, "keepdims": draw(st.booleans())}
+
+
+@st.composite
+def _reshape_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(max_dims=3, max_side=3 if small else 4)))
+    shape = list(draw(st.permutations(x.shape)))
+    if shape and draw(st.booleans()):
+        shape[draw(st.integers(0, len(shape) - 1))] = -1
+    return (x,), {"shape": tuple(shape)}
+
+
+@st.composite
+def _transpose_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(max_dims=3, max_side=3 if small else 4)))
+    axes = draw(st.none() | st.permutations(range(x.ndim)).map(tuple))
+    return (x,), {"axes": axes}
+
+
+@st.composite
+def _broadcast_inputs(draw, small):
+    shape_in, shape_out = draw(
+        tgst.broadcastable_shapes(2, max_dims=2 if small else 3, max_side=3).filter(
+            lambda pair: np.broadcast_shapes(*pair) != pair[0]
+        )
+    )
+    target = np.broadcast_shapes(shape_in, shape_out)
+    return (draw(tgst.arrays(shape_in)),), {"shape": target}
+
+
+@st.composite
+def _pow_inputs(draw, small):
+    p = draw(st.sampled_from([2.0, 3.0, 0.5, -1.0, -1.5, 1.7]))
+    x = draw(tgst.arrays(tgst.shapes(max_dims=2, max_side=3 if small else 4), tgst.POSITIVE))
+    return (x,), {"p": p}
+
+
+def _loss_inputs(prediction_domain):
+    @st.composite
+    def draw_pair(draw, small):
+        shape = draw(tgst.shapes(min_dims=1, max_dims=2, max_side=3 if small else 5))
+        return (draw(tgst.arrays(shape, prediction_domain)), draw(tgst.arrays(shape, tgst.PROBABILITY))), {}
+
+    return draw_pair
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _bce(p, y):
+    return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+CASES = [
+    Case("add", lambda x, y: x + y, np.add, binary()),
+    Case("sub", lambda x, y: x - y, np.subtract, binary()),
+    Case("mul", lambda x, y: x * y, np.multiply, binary()),
+    Case("div", lambda x, y: x / y, np.divide, binary(right=tgst.Domain(0.3, 3.0))),
+    Case("matmul", lambda x, y: x @ y, np.matmul, _matmul_inputs),
+    Case("neg", lambda x: -x, np.negative, unary()),
+    Case("pow", lambda x, p: x**p, lambda x, p: x**p, _pow_inputs),
+    Case("exp", tg.exp, np.exp, unary()),
+    Case("log", tg.log, np.log, unary(tgst.POSITIVE)),
+    Case("relu", tg.relu, lambda x: np.maximum(x, 0), unary(tgst.AWAY_FROM_ZERO), smooth=False),
+    Case("sigmoid", tg.sigmoid, _sigmoid, unary(tgst.Domain(-6, 6))),
+    Case("tanh", tg.tanh, np.tanh, unary()),
+    Case("sum", lambda x, **kw: x.sum(**kw), lambda x, **kw: np.sum(x, **kw), _reduction_inputs),
+    Case("mean", lambda x, **kw: x.mean(**kw), lambda x, **kw: np.mean(x, **kw), _reduction_inputs),
+    Case("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape), _reshape_inputs),
+    Case("transpose", lambda x, axes: x.transpose(axes), lambda x, axes: x.transpose(axes), _transpose_inputs),
+    Case("broadcast_to", lambda x, shape: tg.broadcast_to(x, shape), np.broadcast_to, _broadcast_inputs),
+    Case("binary_cross_entropy", tg.binary_cross_entropy, _bce, _loss_inputs(tgst.PROBABILITY)),
+    Case(
+        "binary_cross_entropy_with_logits",
+        tg.binary_cross_entropy_with_logits,
+        lambda z, y: _bce(_sigmoid(z), y),
+        _loss_inputs(tgst.Domain(-5, 5)),
+    ),
+]
+IDS = [case.name for case in CASES]
+
+
+def _bind(case: Case, params: dict):
+    return lambda *tensors: case.fn(*tensors, **params)
+
+
+def test_table_covers_every_registered_op():
+    assert sorted(IDS) == sorted(tg.OPS), "every op in tg.OPS needs a row in CASES (and no row may be stale)"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@given(data=st.data())
+def test_forward_matches_numpy(case, data):
+    arrays, params = data.draw(case.draw_inputs(False))
+    got = case.fn(*[tg.Tensor(a) for a in arrays], **params)
+    np.testing.assert_allclose(got.data, case.reference(*arrays, **params), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@given(data=st.data())
+def test_gradient_matches_finite_differences(case, data):
+    arrays, params = data.draw(case.draw_inputs(False))
+    gradcheck(_bind(case, params), *arrays)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.smooth], ids=[c.name for c in CASES if c.smooth])
+@settings(max_examples=15)
+@given(data=st.data())
+def test_second_derivative_matches_finite_differences(case, data):
+    arrays, params = data.draw(case.draw_inputs(True))
+    gradgradcheck(_bind(case, params), *arrays)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_float32_stays_float32(case, data):
+    arrays, params = data.draw(case.draw_inputs(True))
+    tensors = [tg.Tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+    out = case.fn(*tensors, **params)
+    assert out.dtype == np.float32
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    for t in tensors:
+        assert t.grad.dtype == np.float32 and t.grad.shape == t.shape

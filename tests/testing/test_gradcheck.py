@@ -1,0 +1,95 @@
+"""The checkers must catch wrong derivatives, and say where."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import tinygraph as tg
+from tinygraph.testing import gradcheck, gradgradcheck, numerical_gradient
+from tinygraph.testing import strategies as tgst
+
+
+class WrongSlopeSquare(tg.Op):
+    """x**2 with the derivative off by 1% on element 1 only: a subtle bug."""
+
+    name = "wrong_square"
+    formula = "dx = 2 x (wrong)"
+    saves = ("x",)
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, g, x):
+        scale = np.ones(x.shape)
+        scale.reshape(-1)[min(1, x.size - 1)] = 1.01
+        return g * 2.0 * x * scale
+
+
+class FrozenSigmoid(tg.Op):
+    """Right first derivative, but computed from raw arrays: no second derivative under create_graph."""
+
+    name = "frozen_sigmoid"
+    formula = "dx = g * s (1 - s)"
+    saves = ("x",)
+
+    def forward(self, x):
+        return 1.0 / (1.0 + np.exp(-x))
+
+    def backward(self, g, x):
+        raw = x.data if isinstance(x, tg.Tensor) else x
+        s = 1.0 / (1.0 + np.exp(-raw))
+        return g * (s * (1.0 - s))
+
+
+def test_gradcheck_names_input_element_and_values():
+    x = np.array([0.5, -2.0, 3.0])
+    with pytest.raises(AssertionError) as info:
+        gradcheck(lambda a, b: WrongSlopeSquare.apply(b) + a, np.zeros(3), tg.Tensor(x, requires_grad=True, name="w"))
+    message = str(info.value)
+    assert "input 1 ('w')" in message and "element (1,)" in message
+    # The values are of the randomly weighted sum; the planted 1% error must show as their ratio.
+    analytic = float(message.split("analytic ")[1].split(",")[0])
+    numeric = float(message.split("numeric ")[1].split(",")[0])
+    assert analytic / numeric == pytest.approx(1.01, rel=1e-6)
+
+
+def test_gradcheck_passes_correct_and_skips_constants():
+    y = tg.Tensor([1.0, 2.0])  # a constant: not differentiated
+    assert gradcheck(lambda x, y: x * y, np.array([0.3, 0.4]), y)
+
+
+def test_gradcheck_refuses_nothing_to_check():
+    with pytest.raises(ValueError, match="no input requires grad"):
+        gradcheck(lambda y: y * 2, tg.Tensor([1.0]))
+
+
+def test_gradgradcheck_catches_a_backward_that_is_not_differentiable():
+    x = np.array([0.3, -1.0, 2.0])
+    assert gradcheck(FrozenSigmoid.apply, x)  # first order is right...
+    with pytest.raises(AssertionError, match="second order"):
+        gradgradcheck(FrozenSigmoid.apply, x)  # ...but the backward is a constant to the engine
+
+
+@given(tgst.arrays(tgst.shapes(max_dims=2), tgst.REAL))
+def test_numerical_gradient_of_a_known_function(x):
+    np.testing.assert_allclose(numerical_gradient(lambda v: np.sum(np.sin(v)), x), np.cos(x), atol=1e-8)
+
+
+@given(tgst.broadcastable_shapes(3))
+def test_broadcastable_shapes_broadcast(shapes):
+    np.broadcast_shapes(*shapes)
+
+
+@given(tgst.matmul_shapes())
+def test_matmul_shapes_are_accepted_by_numpy(pair):
+    np.matmul(np.ones(pair[0]), np.ones(pair[1]))
+
+
+@given(tgst.arrays(tgst.shapes(min_dims=1), tgst.AWAY_FROM_ZERO))
+def test_domains_keep_away_from_kinks(x):
+    assert np.all(np.abs(x) >= tgst.AWAY_FROM_ZERO.margin)
+
+
+@given(tgst.arrays(tgst.shapes(min_dims=1), tgst.POSITIVE))
+def test_positive_domain(x):
+    assert np.all(x > 0)

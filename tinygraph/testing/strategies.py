@@ -1,0 +1,111 @@
+"""Hypothesis strategies for property-testing derivatives.
+
+Values come from a :class:`Domain`: a well-conditioned interval, optionally kept a
+margin away from points where a function has a kink (relu at 0) or a pole (1/x at 0).
+Finite differences straddling such a point measure the average of two slopes, not the
+derivative, so a test must not draw there.
+
+Examples
+--------
+>>> from hypothesis import given
+>>> from tinygraph.testing import gradcheck
+>>> from tinygraph.testing import strategies as tgst
+>>> import tinygraph as tg
+>>> @given(tgst.arrays(tgst.shapes(), tgst.AWAY_FROM_ZERO))
+... def test_relu(x):
+...     gradcheck(tg.relu, x)
+>>> test_relu()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as err:  # pragma: no cover - hypothesis is a test dependency
+    raise ImportError(
+        'tinygraph.testing.strategies needs hypothesis: pip install "tinygraph[test]"'
+    ) from err
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where an op's inputs may be drawn: ``[low, high]`` minus ``margin`` around ``avoid``."""
+
+    low: float = -3.0
+    high: float = 3.0
+    avoid: tuple = ()
+    margin: float = 1e-2
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high and all(abs(value - p) >= self.margin for p in self.avoid)
+
+
+#: Any real input, in a range where exp and friends stay well conditioned.
+REAL = Domain()
+#: Strictly positive, away from 0 (log, 1/x, fractional powers).
+POSITIVE = Domain(0.1, 4.0)
+#: Real, but not near 0 (relu's kink, a divisor's pole).
+AWAY_FROM_ZERO = Domain(avoid=(0.0,))
+#: Probabilities kept off 0 and 1, where cross-entropy's slope grows without bound.
+PROBABILITY = Domain(0.05, 0.95)
+#: Targets of a binary classifier.
+BINARY = Domain(0.0, 1.0)
+
+
+def elements(domain: Domain = REAL) -> st.SearchStrategy:
+    """Floats in ``domain`` (never NaN or infinite)."""
+    if domain is BINARY:
+        return st.sampled_from([0.0, 1.0])
+    values = st.floats(domain.low, domain.high, allow_nan=False, allow_infinity=False, width=64)
+    if domain.avoid:
+        values = values.filter(domain.contains)
+    return values
+
+
+def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy:
+    """Array shapes, small enough for element-by-element finite differences."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def arrays(shape, domain: Domain = REAL, dtype=np.float64) -> st.SearchStrategy:
+    """Arrays of ``shape`` (a tuple or a strategy of tuples) with values from ``domain``."""
+    return hnp.arrays(dtype, shape, elements=elements(domain))
+
+
+def broadcastable_shapes(num_shapes: int = 2, *, max_dims: int = 3, max_side: int = 4) -> st.SearchStrategy:
+    """Tuples of ``num_shapes`` shapes that broadcast together, as numpy defines it.
+
+    Sizes of 1 and missing leading axes are drawn often, so the un-broadcasting of
+    gradients is exercised, not just equal shapes.
+    """
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=0, max_dims=max_dims, min_side=1, max_side=max_side
+    ).map(lambda drawn: drawn.input_shapes)
+
+
+@st.composite
+def matmul_shapes(draw, *, max_side: int = 5, vectors: bool = True, batch: bool = True):
+    """A pair of shapes ``x @ y`` accepts: matrices, and optionally vectors and stacks.
+
+    Batch (stack) axes are drawn broadcast-compatible, so their gradients must be summed back.
+    """
+    n, k, m = (draw(st.integers(1, max_side)) for _ in range(3))
+    left, right = (n, k), (k, m)
+    if vectors and draw(st.booleans()):
+        kind = draw(st.sampled_from(["vector @ matrix", "matrix @ vector", "vector @ vector"]))
+        left = (k,) if kind.startswith("vector") else left
+        right = (k,) if kind.endswith("vector") else right
+    elif batch and draw(st.booleans()):
+        stacks = draw(broadcastable_shapes(2, max_dims=2, max_side=3))
+        left, right = stacks[0] + left, stacks[1] + right
+    return left, right
+
+
+def binary_targets(shape) -> st.SearchStrategy:
+    """0/1 target arrays, the document's Y."""
+    return arrays(shape, BINARY)
