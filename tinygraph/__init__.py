@@ -15,6 +15,8 @@ from tinygraph._ops import OPS
 from tinygraph.functional import broadcast_to, exp, grad, log, matmul, relu, sigmoid, tanh
 from tinygraph.losses import binary_cross_entropy, binary_cross_entropy_with_logits
 from tinygraph.tensor import Tensor
+from tinygraph.viz import draw
+from tinygraph import nn, optim  # noqa: E402  (they build on the names above)
 
 __version__ = "0.1.0"
 
@@ -35,4 +37,7 @@ __all__ = [
     "broadcast_to",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "draw",
+    "nn",
+    "optim",
 ]

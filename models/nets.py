@@ -1,0 +1,133 @@
+"""The document's three networks, built from tinygraph ops.
+
+Each is the L-layer binary classifier of the document with its own ``n_units``:
+logistic regression is ``[n_x, 1]``, the one-hidden-layer net ``[n_x, n_h, 1]`` and the
+deep net ``[n_x, 5, 5, 5, 3, 1]``. Hidden layers are ``A_l = relu(W_l A_{l-1} + b_l)``;
+the output is ``A_L = sigmoid(Z_L)``. Gradients come from ``backward()``, and
+``tests/models/test_nets.py`` checks them against the hand derivation of
+:mod:`tinygraph_models.hand` and against finite differences.
+
+Examples
+--------
+>>> import numpy as np
+>>> from tinygraph_models import nets
+>>> net = nets.build("deep", [4, 5, 5, 5, 3, 1], seed=0)
+>>> X = np.random.default_rng(1).standard_normal((4, 6)); Y = np.array([[0, 1, 1, 0, 1, 0]])
+>>> cost = net.cost(X, Y)
+>>> cost.backward()
+>>> net.parameters["W1"].grad.shape
+(5, 4)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tinygraph as tg
+from tinygraph import nn
+from tinygraph_models.init import initialize_parameters
+
+#: Model names the CLI accepts, with their default layer sizes (n_x is filled in from the data).
+MODELS = {"logistic": [1], "shallow": [16, 1], "deep": [5, 5, 5, 3, 1]}
+
+
+def default_units(model: str, n_x: int) -> list:
+    """``[n_x, ...]`` for a model name: the document's [n_x, 5, 5, 5, 3, 1] for "deep"."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    return [n_x] + MODELS[model]
+
+
+def check_units(model: str, n_units) -> list:
+    """Validate a layer list for ``model``; returns it as a list of ints."""
+    units = [int(n) for n in n_units]
+    if len(units) < 2 or any(n < 1 for n in units):
+        raise ValueError(f"layer sizes must be at least two positive integers, got {units}")
+    if units[-1] != 1:
+        raise ValueError(f"the output layer of a binary classifier has 1 unit, got {units[-1]} in {units}")
+    expected = {"logistic": 2, "shallow": 3}.get(model)
+    if expected is not None and len(units) != expected:
+        raise ValueError(f"--model {model} needs {expected} layer sizes ([n_x{', n_h' if expected == 3 else ''}, 1]), got {units}")
+    return units
+
+
+class Network:
+    """A binary classifier in the document's convention, X (n_x, N) and Y (1, N).
+
+    Parameters
+    ----------
+    model : str
+        "logistic", "shallow" or "deep" (only a label: the layers come from ``parameters``).
+    parameters : dict
+        ``{"W1": (n_1, n_x), "b1": (n_1, 1), ...}`` arrays, copied into Tensors.
+    """
+
+    def __init__(self, model: str, parameters: dict):
+        self.model = model
+        L = len(parameters) // 2
+        layers = [nn.Linear.from_arrays(parameters[f"W{l}"], parameters[f"b{l}"], index=l) for l in range(1, L + 1)]
+        stack = []
+        for l, layer in enumerate(layers, start=1):
+            stack.append(layer)
+            if l < L:
+                stack.append(nn.Activation("relu", index=l))
+        self.net = nn.Sequential(*stack)
+        self.n_units = [layers[0].W.shape[1]] + [layer.W.shape[0] for layer in layers]
+        self.L = L
+
+    @property
+    def parameters(self) -> dict:
+        """``{"W1": Tensor, "b1": Tensor, ...}``."""
+        return dict(self.net.named_parameters())
+
+    def logits(self, X) -> tg.Tensor:
+        """Z_L, the output layer before its sigmoid."""
+        X = X if isinstance(X, tg.Tensor) else tg.Tensor(X, name="X")
+        return self.net(X)
+
+    def forward(self, X) -> tg.Tensor:
+        """A_L = sigmoid(Z_L): the predicted probability of class 1 for each sample."""
+        with tg.name_scope(f"layer{self.L}"):
+            return tg.sigmoid(self.logits(X)).named(f"A{self.L}")
+
+    def cost(self, X, Y, *, fused: bool = True) -> tg.Tensor:
+        """The document's cost, mean cross-entropy over the N samples.
+
+        ``fused=True`` computes it from Z_L in one stable op whose gradient is exactly
+        ``(A_L - Y) / N``, the document's dZ_L averaged; ``fused=False`` spells out the
+        document's graph, ``sigmoid`` then ``binary_cross_entropy``.
+        """
+        Y = Y if isinstance(Y, tg.Tensor) else tg.Tensor(Y, name="Y")
+        if fused:
+            return tg.binary_cross_entropy_with_logits(self.logits(X), Y).named("cost")
+        return tg.binary_cross_entropy(self.forward(X), Y).named("cost")
+
+    def predict_proba(self, X) -> np.ndarray:
+        with tg.no_grad():
+            return self.forward(X).data
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 predictions, threshold 0.5 (Z_L > 0, to avoid rounding at the boundary)."""
+        with tg.no_grad():
+            return (self.logits(X).data > 0).astype(np.float64)
+
+    def accuracy(self, X, Y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(Y)))
+
+    def state(self) -> dict:
+        """The parameters as plain arrays, ``{"W1": ..., ...}``."""
+        return {name: p.data.copy() for name, p in self.parameters.items()}
+
+
+def build(model: str, n_units, *, init: str = "he", seed: int = 0, dtype=np.float64) -> Network:
+    """A network with freshly initialised weights (the same as ``initialize_parameters`` gives the hand version)."""
+    units = check_units(model, n_units)
+    return Network(model, initialize_parameters(units, init, seed=seed, dtype=dtype))
+
+
+def cost_and_gradients(parameters: dict, X, Y, *, fused: bool = True):
+    """tinygraph's twin of ``hand.cost_and_gradients``: the cost and ``{"dW1": ..., "db1": ...}`` from backward()."""
+    network = Network("deep", parameters)
+    cost = network.cost(X, Y, fused=fused)
+    cost.backward()
+    return cost.item(), {f"d{name}": p.grad for name, p in network.parameters.items()}
