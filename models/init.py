@@ -12,29 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygraph.nn import INITIALIZERS
+
 __all__ = ["INITS", "initialize_parameters"]
 
 
-def _document(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
-    # The document's ``np.random.rand(...) * 0.01``: uniform on [0, 0.01), every
-    # weight positive. Kept to reproduce (and test) why the deep net cannot learn.
-    return rng.random((fan_out, fan_in)) * 0.01
-
-
-def _he(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
-    # He et al. (2015): ReLU zeroes half its inputs on average, so a variance of
-    # 2 / fan_in keeps the activations' second moment constant from layer to layer.
-    return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
-
-
-def _xavier(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
-    # Glorot & Bengio (2010), normal form, gain 1 (as torch.nn.init.xavier_normal_):
-    # variance 2 / (fan_in + fan_out) balances the forward and the backward signal.
-    return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / (fan_in + fan_out))
-
-
-INITS = {"document": _document, "he": _he, "xavier": _xavier}
-"""The weight initialisers by name; biases always start at zero."""
+# The draws themselves live in tinygraph.nn, so that nn.Linear and these dicts agree
+# weight for weight; they draw in float64 and the dtype is applied below.
+INITS = INITIALIZERS
+"""The weight initialisers by name ("document", "he", "xavier"); biases always start at zero."""
 
 
 def initialize_parameters(
