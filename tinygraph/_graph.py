@@ -256,7 +256,7 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
         grads[target] = seed if target not in grads else grads[target] + seed
     # Arrays already handed to a .grad in this pass: another leaf that receives the
     # same array object (add returns g for both inputs) must get its own copy.
-    handed = {id(s) for s in seeds}
+    handed = {id(s) for s in seeds} | {id(s.data) for s in seeds if not isinstance(s, np.ndarray)}
     everything = capture == "all"
     if capture is None or everything:
         wanted = None
@@ -289,7 +289,8 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
             if not retain_graph:
                 node.saved = RELEASED
             if type(in_grads) is not tuple:
-                in_grads = (in_grads,) if node.arity == 1 else tuple(in_grads)
+                # One bare gradient counts as one, however many rows it has.
+                in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
             if len(in_grads) != len(node.parents):
                 raise RuntimeError(
                     f"{node.name}: backward returned {len(in_grads)} gradient(s) for {len(node.parents)} input(s)"
@@ -297,6 +298,8 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
             for index, (parent, need, gi) in enumerate(zip(node.parents, node.needs, in_grads)):
                 if not need or gi is None:
                     continue
+                if type(gi) is not np.ndarray:
+                    gi = _as_gradient(gi, node, index, parent, create_graph)
                 shape = parent.shape
                 if gi.shape != shape:
                     gi = sum_to_shape(gi, shape, op=node.name, index=index)
@@ -321,13 +324,51 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
     return None
 
 
+def _as_gradient(gi, node: Op, index: int, parent, create_graph: bool):
+    """A gradient that is not a plain array, as the pass needs it.
+
+    A user's rule may call tinygraph functions on arrays (``g * tg.sigmoid(x)``) and so
+    return a constant Tensor: outside create_graph its array is the gradient, so that
+    ``.grad`` stays an array. Numbers and lists become arrays; anything else is refused.
+    """
+    from tinygraph.tensor import Tensor
+
+    if isinstance(gi, Tensor):
+        return gi if create_graph else gi.data
+    if isinstance(gi, (np.ndarray, np.generic)):
+        return gi
+    try:
+        return np.asarray(gi, dtype=parent.dtype)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{node.name}: backward returned a {type(gi).__name__} as the gradient for input {index}; "
+            f"expected an array of shape {fmt(parent.shape)}"
+        ) from None
+
+
 def _owned(g, handed: set):
     """``g`` itself if no one else holds it, else a private writeable copy."""
-    if not isinstance(g, np.ndarray):
-        return g if not isinstance(g, np.generic) else np.array(g)
-    if g.base is not None or not g.flags.writeable or id(g) in handed:
-        g = np.array(g)
+    if isinstance(g, np.generic):
+        return np.array(g)
+    if isinstance(g, np.ndarray):
+        if g.base is not None or not g.flags.writeable or id(g) in handed:
+            g = np.array(g)
+        handed.add(id(g))
+        return g
+    # A Tensor (create_graph): the same rule for its array, and the copy keeps its place
+    # in the graph, so gradients of this gradient still flow.
+    data = g.data
+    if id(g) in handed or id(data) in handed or data.base is not None or not data.flags.writeable:
+        if g._node is None and g.requires_grad:  # the user's own leaf, e.g. a seed v for H @ v
+            before, _state.grad_enabled = _state.grad_enabled, True
+            try:
+                g = g * 1.0
+            finally:
+                _state.grad_enabled = before
+        else:
+            g = type(g)._make(np.array(data), g._node)
     handed.add(id(g))
+    handed.add(id(g.data))
     return g
 
 

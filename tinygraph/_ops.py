@@ -227,15 +227,22 @@ class Pow(Op):
     def forward(self, x):
         p = self.p
         if not p.is_integer() and (x < 0).any():
-            raise ValueError(f"pow: a negative base with the non-integer exponent {p} has no real value")
+            raise ValueError(
+                f"pow: input of shape {fmt(x.shape)} has negative values (min {x.min():.6g}), and a negative base "
+                f"with the non-integer exponent {p} has no real value"
+            )
         if p < 0 and (x == 0).any():
-            raise ValueError(f"pow: zero to the negative power {p} is infinite")
+            raise ValueError(
+                f"pow: input of shape {fmt(x.shape)} has zeros, and zero to the negative power {p} is infinite"
+            )
         return x**p if p != 2.0 else x * x
 
     def backward(self, g, x):
         p = self.p
         if p == 2.0:
             return g * 2.0 * x
+        if p == 0.0:  # x**0 is constant; x**-1 would make 0 * inf = nan at x = 0
+            return g * 0.0
         return g * p * x ** (p - 1.0)
 
 
@@ -396,6 +403,8 @@ class Transpose(Op):
 
     def forward(self, x):
         axes = tuple(reversed(range(x.ndim))) if self.axes is None else self.axes
+        if not all(isinstance(a, numbers.Integral) for a in axes):
+            raise TypeError(f"transpose: axes must be ints, got {self.axes!r} for shape {fmt(x.shape)}")
         if sorted(a % x.ndim if -x.ndim <= a < x.ndim else -1 for a in axes) != list(range(x.ndim)):
             raise ValueError(f"transpose: axes {self.axes} are not a permutation of the axes of {fmt(x.shape)}")
         self.inverse = tuple(np.argsort([a % x.ndim for a in axes]).tolist())
@@ -441,9 +450,9 @@ def _check_targets(name: str, pred: np.ndarray, y: np.ndarray, pred_name: str):
         )
     if pred.size == 0:
         raise ValueError(f"{name}: the inputs are empty (shape {fmt(pred.shape)})")
-    if ((y < 0) | (y > 1)).any():
-        bad = y[(y < 0) | (y > 1)]
-        raise ValueError(f"{name}: targets must lie in [0, 1]; got {bad[:3].tolist()}")
+    outside = ~((y >= 0) & (y <= 1))  # NaN counts as outside
+    if outside.any():
+        raise ValueError(f"{name}: targets must lie in [0, 1]; got {y[outside][:3].tolist()}")
 
 
 def _clipped_log(v):
@@ -461,7 +470,7 @@ class BinaryCrossEntropy(Op):
 
     def forward(self, y_hat, y):
         _check_targets(self.name, y_hat, y, "y_hat")
-        if ((y_hat < 0) | (y_hat > 1)).any():
+        if not ((y_hat >= 0) & (y_hat <= 1)).all():  # NaN counts as outside
             raise ValueError(
                 f"{self.name}: y_hat must be probabilities in [0, 1] (got min {y_hat.min():.6g}, max {y_hat.max():.6g}); "
                 "for raw scores use binary_cross_entropy_with_logits"

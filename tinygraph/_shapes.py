@@ -25,9 +25,9 @@ def as_float_array(data, *, what: str = "Tensor") -> np.ndarray:
     Floating arrays keep their dtype (float32 stays float32); bools, integers, lists and
     Python numbers become float64. Strings, objects and complex numbers are refused.
     """
-    if isinstance(data, np.ndarray):
+    if type(data) is np.ndarray:
         array = data
-    else:
+    else:  # subclasses too: np.matrix would turn * into a matrix product
         try:
             array = np.asarray(data)
         except (ValueError, TypeError) as err:  # ragged lists and the like
@@ -52,7 +52,7 @@ def as_operand(value, dtype: np.dtype, *, what: str) -> np.ndarray:
     kind = type(value)
     if kind is float or kind is int or kind is bool:  # the common case, checked cheaply
         return np.asarray(value, dtype=dtype)
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray:
         array = value
     elif isinstance(value, numbers.Real) and not isinstance(value, np.floating):
         return np.asarray(value, dtype=dtype)  # other Python-like numbers, numpy integers
@@ -91,6 +91,8 @@ def sum_to_shape(grad, shape: tuple, *, op: str = "backward", index: int = 0):
     kept = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
     if kept:
         grad = grad.sum(axis=kept, keepdims=True)
+    if isinstance(grad, np.generic):  # numpy reduces an array to () as a scalar, not an array
+        grad = np.asarray(grad)
     return grad
 
 
@@ -105,11 +107,11 @@ def normalize_axes(axis, ndim: int, *, op: str, shape: tuple) -> tuple:
     """Turn ``axis`` (None, an int or a tuple of ints, negatives allowed) into sorted non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, numbers.Integral):
-            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not isinstance(a, numbers.Integral) or isinstance(a, (bool, np.bool_)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r} for shape {fmt(shape)}")
         if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a} is out of range for shape {fmt(shape)}")
         out.append(int(a) % ndim)

@@ -38,8 +38,8 @@ def apply(op: Op, *inputs):
         inputs = _coerce_all(inputs, op)
         out = op.forward(*[t.data for t in inputs])
         wants_graph = any(t.requires_grad for t in inputs)
-    if type(out) is not np.ndarray:
-        # ufuncs on 0-d arrays return numpy scalars; user ops may return lists.
+    if type(out) is not np.ndarray or out.dtype.kind != "f":
+        # ufuncs on 0-d arrays return numpy scalars; user ops may return lists or integers.
         out = _checked_output(op, out)
     if wants_graph and _state.grad_enabled:
         record(op, inputs, out)

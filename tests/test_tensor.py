@@ -1,0 +1,438 @@
+"""The Tensor API: construction and dtypes, array attributes, operators with numpy
+broadcasting and a non-Tensor on either side, the method and function forms, and
+which results require grad.
+
+Forward values are checked against numpy; derivatives live in test_backward.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygraph as tg
+
+FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False, width=64)
+
+
+def arrays(shape, elements=FLOATS, dtype=np.float64):
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+# ----------------------------------------------------------------- construction
+
+
+@pytest.mark.parametrize(
+    "data, dtype",
+    [
+        (1, np.float64),
+        (2.5, np.float64),
+        (True, np.float64),
+        ([1, 2, 3], np.float64),
+        ([[1.0, 2.0]], np.float64),
+        ([True, False], np.float64),
+        (np.arange(3), np.float64),
+        (np.arange(3, dtype=np.int8), np.float64),
+        (np.arange(3, dtype=np.uint16), np.float64),
+        (np.array([True]), np.float64),
+        (np.int32(4), np.float64),
+        (np.ones(3, dtype=np.float32), np.float32),
+        (np.float32(1.5), np.float32),
+        (np.ones(2, dtype=np.float64), np.float64),
+    ],
+)
+def test_data_becomes_a_floating_array(data, dtype):
+    t = tg.Tensor(data)
+    assert type(t.data) is np.ndarray
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=dtype))
+
+
+def test_a_floating_array_is_kept_without_copy():
+    for dtype in (np.float32, np.float64):
+        a = np.arange(6, dtype=dtype).reshape(2, 3)
+        t = tg.Tensor(a)
+        assert t.data is a
+        assert t.numpy() is a
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_ndarray_subclasses_become_plain_arrays():
+    # np.matrix would make * a matrix product.
+    m = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    t = tg.Tensor(m)
+    assert type(t.data) is np.ndarray
+    np.testing.assert_array_equal((t * t).numpy(), [[1.0, 4.0], [9.0, 16.0]])
+    np.testing.assert_array_equal((tg.Tensor(np.ones((2, 2))) * m).numpy(), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_a_tensor_from_a_tensor_shares_its_data_but_not_its_graph():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    t = tg.Tensor(y)
+    assert t.data is y.data
+    assert not t.requires_grad and t.grad_fn is None
+
+
+def test_defaults_and_constructor_arguments():
+    t = tg.Tensor([1.0])
+    assert t.grad is None and t.requires_grad is False and t.name is None and t.is_leaf
+    w = tg.Tensor([1.0], requires_grad=True, name="W1")
+    assert w.requires_grad is True and w.name == "W1" and w.is_leaf and w.grad_fn is None
+    assert tg.Tensor([1.0], requires_grad=np.True_).requires_grad is True
+
+
+# ----------------------------------------------------------------- attributes
+
+
+@settings(max_examples=25)
+@given(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4), st.sampled_from([np.float32, np.float64]))
+def test_array_attributes_follow_numpy(shape, dtype):
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    t = tg.Tensor(a)
+    assert t.shape == a.shape and t.ndim == a.ndim and t.dtype == a.dtype and t.size == a.size
+    assert t.T.shape == a.T.shape
+    np.testing.assert_array_equal(t.T.numpy(), a.T)
+    assert t.T.dtype == dtype
+    if a.ndim:
+        assert len(t) == len(a)
+
+
+def test_item_gives_a_python_float():
+    for data in (3.5, [3.5], [[3.5]], np.float32(3.5)):
+        value = tg.Tensor(data).item()
+        assert type(value) is float and value == 3.5
+    assert float(tg.Tensor([[2.0]])) == 2.0
+
+
+def test_detach_shares_data_and_is_cut_from_the_graph():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = x * 3
+    d = y.detach()
+    assert d.data is y.data
+    assert not d.requires_grad and d.is_leaf and d.grad_fn is None
+    z = (d * x).sum()  # d is a constant now
+    z.backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 6.0])
+    assert d.grad is None
+
+
+def test_retain_grad_returns_the_tensor():
+    x = tg.Tensor([1.0], requires_grad=True)
+    y = x * 2
+    assert y.retain_grad() is y
+    assert x.retain_grad() is x
+
+
+def test_repr_shows_the_graph_role():
+    assert repr(tg.Tensor([1.0, 2.0])) == "Tensor([1., 2.])"
+    x = tg.Tensor([1.0], requires_grad=True, name="x")
+    assert "requires_grad=True" in repr(x) and "'x'" in repr(x)
+    assert "grad_fn=<mul>" in repr(x * 2)
+    assert "float32" in repr(tg.Tensor(np.ones(1, np.float32)))
+
+
+def test_name_can_be_set_and_is_validated():
+    y = tg.Tensor([1.0], requires_grad=True) * 2
+    assert y.named("Z1") is y and y.name == "Z1"
+    with pytest.raises(TypeError, match="name"):
+        y.name = 3
+
+
+# ----------------------------------------------------------------- operators
+
+
+BINARY = {
+    "add": (lambda a, b: a + b, np.add),
+    "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply),
+    "div": (lambda a, b: a / b, np.divide),
+}
+
+
+@st.composite
+def broadcast_pair(draw):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
+    a = draw(arrays(shapes.input_shapes[0]))
+    b = draw(arrays(shapes.input_shapes[1], elements=st.floats(0.5, 3.0) | st.floats(-3.0, -0.5)))
+    return a, b
+
+
+@settings(max_examples=30)
+@given(broadcast_pair(), st.sampled_from(sorted(BINARY)))
+def test_binary_operators_broadcast_like_numpy_with_any_operand_on_either_side(pair, name):
+    a, b = pair
+    op, reference = BINARY[name]
+    expected = reference(a, b)
+    for left, right in [
+        (tg.Tensor(a), tg.Tensor(b)),
+        (tg.Tensor(a), b),  # ndarray on the right
+        (a, tg.Tensor(b)),  # ndarray on the left: numpy must hand the op to Tensor
+        (a.tolist() if a.ndim else float(a), tg.Tensor(b)),  # list or Python number on the left
+        (tg.Tensor(a), b.tolist() if b.ndim else float(b)),
+    ]:
+        out = op(left, right)
+        assert isinstance(out, tg.Tensor), (name, type(left), type(right))
+        assert out.shape == expected.shape
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-15, atol=0)
+
+
+def test_python_scalars_on_either_side():
+    t = tg.Tensor([1.0, 2.0, 4.0])
+    cases = {
+        "1 - t": (1 - t, 1 - t.data),
+        "2 * t": (2 * t, 2 * t.data),
+        "t * 2": (t * 2, t.data * 2),
+        "3 + t": (3 + t, 3 + t.data),
+        "t - 0.5": (t - 0.5, t.data - 0.5),
+        "1 / t": (1 / t, 1 / t.data),
+        "t / 4": (t / 4, t.data / 4),
+        "-t": (-t, -t.data),
+        "+t": (+t, t.data),
+        "t ** 2.0": (t**2.0, t.data**2.0),
+        "t ** 2": (t**2, t.data**2),
+        "t ** 0.5": (t**0.5, t.data**0.5),
+        "t ** -1": (t**-1, t.data**-1.0),
+        "2 ** t": (2**t, 2.0**t.data),
+    }
+    for label, (got, expected) in cases.items():
+        assert isinstance(got, tg.Tensor), label
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-15, err_msg=label)
+
+
+def test_numpy_scalars_and_arrays_on_the_left_give_tensors():
+    t = tg.Tensor([1.0, 2.0])
+    for got in (np.float64(2.0) * t, np.float32(2.0) * t, np.int64(2) * t, np.array([2.0, 2.0]) * t):
+        assert isinstance(got, tg.Tensor)
+        np.testing.assert_array_equal(got.numpy(), [2.0, 4.0])
+    got = np.ones((3, 2)) @ t
+    assert isinstance(got, tg.Tensor) and got.shape == (3,)
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    assert (np.ones(2) - w).requires_grad and (np.ones(2) / w).requires_grad
+
+
+@settings(max_examples=25)
+@given(st.data())
+def test_matmul_follows_numpy_shapes(data):
+    kind = data.draw(st.sampled_from(["mm", "mv", "vm", "vv", "batched"]))
+    n, k, m, b = (data.draw(st.integers(1, 3)) for _ in range(4))
+    shape_x = {"mm": (n, k), "mv": (n, k), "vm": (k,), "vv": (k,), "batched": (b, n, k)}[kind]
+    shape_y = {"mm": (k, m), "mv": (k,), "vm": (k, m), "vv": (k,), "batched": (k, m)}[kind]
+    x, y = data.draw(arrays(shape_x)), data.draw(arrays(shape_y))
+    expected = np.matmul(x, y)
+    for got in (tg.Tensor(x) @ tg.Tensor(y), tg.matmul(x, y), tg.Tensor(x) @ y, x @ tg.Tensor(y)):
+        assert isinstance(got, tg.Tensor) and got.shape == expected.shape
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-14, atol=1e-14)
+
+
+# ----------------------------------------------------------------- methods and functions
+
+
+@st.composite
+def array_and_axis(draw):
+    a = draw(arrays(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)))
+    if a.ndim == 0:
+        return a, None
+    axis = draw(
+        st.none()
+        | st.integers(-a.ndim, a.ndim - 1)
+        | st.lists(st.integers(0, a.ndim - 1), min_size=1, max_size=a.ndim, unique=True).map(tuple)
+    )
+    return a, axis
+
+
+@settings(max_examples=30)
+@given(array_and_axis(), st.booleans())
+def test_sum_and_mean_follow_numpy(pair, keepdims):
+    a, axis = pair
+    t = tg.Tensor(a)
+    for got, expected in (
+        (t.sum(axis=axis, keepdims=keepdims), a.sum(axis=axis, keepdims=keepdims)),
+        (t.mean(axis=axis, keepdims=keepdims), a.mean(axis=axis, keepdims=keepdims)),
+    ):
+        assert got.shape == np.shape(expected)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-13, atol=1e-15)
+    assert t.sum().shape == () and t.mean().shape == ()
+
+
+def test_reshape_spellings():
+    a = np.arange(12.0)
+    t = tg.Tensor(a)
+    for got in (t.reshape(3, 4), t.reshape((3, 4)), t.reshape([3, 4]), t.reshape(3, -1), t.reshape(-1, 4)):
+        assert got.shape == (3, 4)
+        np.testing.assert_array_equal(got.numpy(), a.reshape(3, 4))
+    assert tg.Tensor([5.0]).reshape(()).shape == ()
+    assert tg.Tensor(5.0).reshape(1, 1).shape == (1, 1)
+
+
+def test_transpose_spellings():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = tg.Tensor(a)
+    np.testing.assert_array_equal(t.transpose().numpy(), a.transpose())
+    np.testing.assert_array_equal(t.transpose(1, 0, 2).numpy(), a.transpose(1, 0, 2))
+    np.testing.assert_array_equal(t.transpose((2, 0, 1)).numpy(), a.transpose(2, 0, 1))
+    np.testing.assert_array_equal(t.transpose(-1, 0, 1).numpy(), a.transpose(-1, 0, 1))
+    np.testing.assert_array_equal(t.T.numpy(), a.T)
+    assert tg.Tensor(2.0).T.shape == ()
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+UNARY = {
+    "exp": (np.exp, lambda t: t.exp(), tg.exp),
+    "log": (np.log, lambda t: t.log(), tg.log),
+    "relu": (lambda x: np.maximum(x, 0.0), lambda t: t.relu(), tg.relu),
+    "sigmoid": (_sigmoid, lambda t: t.sigmoid(), tg.sigmoid),
+    "tanh": (np.tanh, lambda t: t.tanh(), tg.tanh),
+}
+
+
+@settings(max_examples=20)
+@given(arrays(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4)), st.sampled_from(sorted(UNARY)))
+def test_unary_methods_and_functions_agree_with_numpy(a, name):
+    reference, method, function = UNARY[name]
+    if name == "log":
+        a = np.abs(a) + 0.1
+    expected = reference(a)
+    for got in (method(tg.Tensor(a)), function(tg.Tensor(a)), function(a), function(a.tolist() if a.ndim else float(a))):
+        assert isinstance(got, tg.Tensor) and got.shape == a.shape
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-14, atol=1e-300)
+
+
+def test_numpy_ufuncs_dispatch_to_ops():
+    x = tg.Tensor([0.5, 1.5], requires_grad=True)
+    for ufunc, name in ((np.exp, "exp"), (np.log, "log"), (np.tanh, "tanh"), (np.negative, "neg")):
+        out = ufunc(x)
+        assert isinstance(out, tg.Tensor) and out.grad_fn.name == name
+        np.testing.assert_array_equal(out.numpy(), ufunc(x.data))
+
+
+def test_sigmoid_is_stable_at_the_extremes():
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        out = tg.sigmoid([-1000.0, -40.0, 0.0, 40.0, 1000.0]).numpy()
+    assert np.all(np.isfinite(out))
+    assert out[0] == 0.0 and out[2] == 0.5 and out[4] == 1.0
+    np.testing.assert_allclose(out[1], np.exp(-40.0) / (1 + np.exp(-40.0)), rtol=1e-15)
+
+
+def test_comparisons_give_plain_boolean_arrays():
+    t = tg.Tensor([0.0, 1.0, 2.0], requires_grad=True)
+    for got, expected in ((t > 1.0, [False, False, True]), (t <= 1.0, [True, True, False]), (t >= t, [True] * 3)):
+        assert type(got) is np.ndarray and got.dtype == bool
+        np.testing.assert_array_equal(got, expected)
+
+
+# ----------------------------------------------------------------- who requires grad
+
+
+def test_results_require_grad_exactly_when_an_input_does():
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    c = tg.Tensor([3.0, 4.0])
+    assert (w * c).requires_grad and (c * w).requires_grad and (w + 1).requires_grad
+    assert not (c * c).requires_grad and not (c + 1).requires_grad
+    assert (w * c).grad_fn is not None and (c * c).grad_fn is None
+    assert (c * c).is_leaf
+    with tg.no_grad():
+        assert not (w * c).requires_grad and (w * c).grad_fn is None
+
+
+def test_no_grad_is_a_context_manager_and_a_decorator_and_nests():
+    w = tg.Tensor([1.0], requires_grad=True)
+    assert tg.is_grad_enabled()
+    with tg.no_grad():
+        assert not tg.is_grad_enabled()
+        with tg.no_grad():
+            assert not tg.is_grad_enabled()
+        assert not tg.is_grad_enabled()
+        leaf = tg.Tensor([1.0], requires_grad=True)  # a leaf made here still requires grad
+    assert tg.is_grad_enabled() and leaf.requires_grad
+
+    @tg.no_grad()
+    def step(t):
+        """Doc."""
+        return t * 2
+
+    assert not step(w).requires_grad and tg.is_grad_enabled()
+    assert step.__name__ == "step" and step.__doc__ == "Doc."
+
+    with pytest.raises(ZeroDivisionError):
+        with tg.no_grad():
+            1 / 0
+    assert tg.is_grad_enabled()
+
+
+# ----------------------------------------------------------------- dtypes end to end
+
+
+F32_CASES = {
+    "add scalar": lambda x, w: x + 1,
+    "radd": lambda x, w: 1 + x,
+    "sub scalar": lambda x, w: x - 2.5,
+    "rsub": lambda x, w: 1 - x,
+    "mul scalar": lambda x, w: x * 3,
+    "rmul": lambda x, w: 2 * x,
+    "div scalar": lambda x, w: x / 3,
+    "rdiv": lambda x, w: 1 / x,
+    "numpy float32 scalar": lambda x, w: np.float32(2.0) * x,
+    "int array": lambda x, w: x * np.array([1, 2], dtype=np.int64),
+    "bool": lambda x, w: x * True,
+    "add tensors": lambda x, w: x + w.reshape(1, 2),
+    "mul tensors": lambda x, w: x * w.reshape(2, 1),
+    "div tensors": lambda x, w: x / w.reshape(1, 2),
+    "neg": lambda x, w: -x,
+    "pow 2": lambda x, w: x**2.0,
+    "pow int": lambda x, w: x**3,
+    "pow half": lambda x, w: x**0.5,
+    "pow -1": lambda x, w: x**-1,
+    "rpow": lambda x, w: 2**x,
+    "matmul": lambda x, w: x @ w.reshape(2, 1),
+    "exp": lambda x, w: x.exp(),
+    "log": lambda x, w: x.log(),
+    "relu": lambda x, w: (x - 1).relu(),
+    "sigmoid": lambda x, w: x.sigmoid(),
+    "tanh": lambda x, w: x.tanh(),
+    "sum": lambda x, w: x.sum(axis=0),
+    "mean": lambda x, w: x.mean(axis=1, keepdims=True),
+    "reshape": lambda x, w: x.reshape(4),
+    "transpose": lambda x, w: x.T,
+    "broadcast_to": lambda x, w: tg.broadcast_to(w, (3, 2)),
+    "bce": lambda x, w: tg.binary_cross_entropy(x.sigmoid(), [[1.0, 0.0], [0.0, 1.0]]),
+    "bce logits": lambda x, w: tg.binary_cross_entropy_with_logits(x, np.array([[1, 0], [0, 1]])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(F32_CASES))
+def test_float32_stays_float32_through_forward_and_backward(name):
+    x = tg.Tensor(np.array([[0.5, 1.5], [2.0, 0.25]], dtype=np.float32), requires_grad=True)
+    w = tg.Tensor(np.array([0.3, 0.7], dtype=np.float32), requires_grad=True)
+    out = F32_CASES[name](x, w)
+    assert out.dtype == np.float32, name
+    root = out.sum()
+    assert root.dtype == np.float32
+    root.backward()
+    for leaf in (x, w):
+        if leaf.grad is not None:
+            assert type(leaf.grad) is np.ndarray and leaf.grad.dtype == np.float32, name
+    assert x.grad is not None or w.grad is not None
+
+
+def test_float32_gradients_of_gradients_stay_float32():
+    x = tg.Tensor(np.array([0.3, -0.2], dtype=np.float32), requires_grad=True)
+    (g,) = tg.grad((x.sigmoid() * x.tanh() + x**3).sum(), x, create_graph=True)
+    assert g.dtype == np.float32
+    (h,) = tg.grad(g.sum(), x)
+    assert h.dtype == np.float32
+
+
+def test_float32_mixed_with_float64_arrays_follows_numpy_and_grads_keep_the_leaf_dtype():
+    x = tg.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    y = x * np.array([1.0, 2.0])  # a float64 array promotes, as in numpy
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])

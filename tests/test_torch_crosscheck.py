@@ -1,0 +1,144 @@
+"""An independent second oracle: PyTorch, in float64, agrees with tinygraph to 1e-10 on
+composite functions, the document's deep network and the losses' edge cases.
+
+Finite differences stay the primary oracle (test_backward.py); this file only runs
+where torch is installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def both(arrays):
+    """The same values as tinygraph leaves and as torch leaves, all requiring grad."""
+    ours = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    return ours, theirs
+
+
+def assert_same_gradients(ours, theirs, ours_loss, theirs_loss, grad_tol=TOL):
+    np.testing.assert_allclose(ours_loss.item(), theirs_loss.item(), **TOL)
+    ours_loss.backward()
+    theirs_loss.backward()
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert a.grad is not None and b.grad is not None, i
+        np.testing.assert_allclose(a.grad, b.grad.numpy(), **grad_tol, err_msg=f"input {i}")
+
+
+COMPOSITES = {
+    # name: (shapes, function written once for both libraries: (lib, *inputs) -> scalar)
+    "affine tanh with broadcast bias": (
+        [(4, 3), (3, 5), (4, 1)],
+        lambda lib, W, X, b: (lib.tanh(W @ X + b) * (X.sum(axis=0) if lib is tg else X.sum(dim=0))).mean(),
+    ),
+    "ratio, powers, exp and log": (
+        [(2, 3), (3,)],
+        lambda lib, x, y: ((x * x + 1.0) ** 1.5 / (y.exp() + 2) - (1 - x).sigmoid() * (y * y + 0.5).log()).sum(),
+    ),
+    "relu, transpose and reshape": (
+        [(2, 3), (2, 3)],
+        lambda lib, x, y: (((x - 0.1).relu() @ y.T).reshape(4) * 2 ** 0.5 - y.T.reshape(6).tanh().mean()).sum(),
+    ),
+    "scalars on both sides": (
+        [(3,)],
+        lambda lib, x: (1 - x).sum() + (2 / (x * x + 1)).sum() + (x / 4).mean() + (-x).exp().sum(),
+    ),
+    "batched matmul": (
+        [(2, 3, 4), (4, 2)],
+        lambda lib, x, y: lib.sigmoid(x @ y).mean(),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSITES))
+def test_composite_functions(name):
+    shapes, fn = COMPOSITES[name]
+    rng = np.random.default_rng(sorted(COMPOSITES).index(name))
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours, theirs = both(arrays)
+    assert_same_gradients(ours, theirs, fn(tg, *ours), fn(torch, *theirs))
+
+
+def _document_forward(lib, X, Y, params, L, logits):
+    A = X
+    for l in range(1, L):
+        A = lib.relu(params[f"W{l}"] @ A + params[f"b{l}"])
+    Z = params[f"W{L}"] @ A + params[f"b{L}"]
+    if lib is tg:
+        return tg.binary_cross_entropy_with_logits(Z, Y) if logits else tg.binary_cross_entropy(tg.sigmoid(Z), Y)
+    return F.binary_cross_entropy_with_logits(Z, Y) if logits else F.binary_cross_entropy(torch.sigmoid(Z), Y)
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_the_documents_deep_network(logits):
+    rng = np.random.default_rng(20)
+    n_units = [12, 5, 5, 5, 3, 1]  # the document's layer sizes on a small input
+    L = len(n_units) - 1
+    N = 16
+    X, Y = rng.standard_normal((n_units[0], N)), (rng.random((1, N)) > 0.5).astype(float)
+    names, arrays = [], []
+    for l in range(1, L + 1):
+        names += [f"W{l}", f"b{l}"]
+        arrays += [rng.standard_normal((n_units[l], n_units[l - 1])) * 0.7, rng.standard_normal((n_units[l], 1)) * 0.1]
+    ours, theirs = both(arrays)
+    loss_ours = _document_forward(tg, tg.Tensor(X), tg.Tensor(Y), dict(zip(names, ours)), L, logits)
+    loss_theirs = _document_forward(torch, torch.tensor(X), torch.tensor(Y), dict(zip(names, theirs)), L, logits)
+    assert_same_gradients(ours, theirs, loss_ours, loss_theirs)
+
+
+def test_binary_cross_entropy_at_exactly_zero_and_one():
+    p = np.array([[0.0, 0.0, 1.0, 1.0, 0.3]])
+    y = np.array([[0.0, 1.0, 0.0, 1.0, 0.6]])
+    ours, theirs = both([p])
+    # Both floor the denominator y_hat (1 - y_hat) at 1e-12; torch's constant is a C float
+    # (9.9999999600e-13), so the two huge gradients (about 2e11) differ in the 9th digit.
+    assert_same_gradients(
+        ours,
+        theirs,
+        tg.binary_cross_entropy(ours[0], y),
+        F.binary_cross_entropy(theirs[0], torch.tensor(y)),
+        grad_tol=dict(rtol=1e-8, atol=1e-10),
+    )
+
+
+def test_logits_loss_far_out():
+    z = np.array([[-1000.0, -40.0, -1e-3, 0.0, 35.0, 1000.0]])
+    y = np.array([[1.0, 0.0, 1.0, 0.5, 0.0, 0.0]])
+    ours, theirs = both([z])
+    assert_same_gradients(
+        ours, theirs, tg.binary_cross_entropy_with_logits(ours[0], y), F.binary_cross_entropy_with_logits(theirs[0], torch.tensor(y))
+    )
+
+
+def test_subgradient_conventions():
+    x = np.array([-1.0, 0.0, 2.0])
+    ours, theirs = both([x])
+    assert_same_gradients(ours, theirs, (ours[0].relu() + ours[0] ** 0).sum(), (theirs[0].relu() + theirs[0] ** 0).sum())
+
+
+def test_hessian_vector_product_and_second_derivatives():
+    rng = np.random.default_rng(21)
+    W, v, a = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(4)
+
+    def f(lib, x, W):
+        h = lib.tanh(W @ x)
+        return (lib.sigmoid(h) * h).sum() + (x**3).mean() + (x.exp() * 0.1).sum()
+
+    x = tg.Tensor(a, requires_grad=True)
+    (g,) = tg.grad(f(tg, x, tg.Tensor(W)), x, create_graph=True)
+    (hv,) = tg.grad(g, x, grad_outputs=v)
+
+    xt = torch.tensor(a, requires_grad=True)
+    (gt,) = torch.autograd.grad(f(torch, xt, torch.tensor(W)), xt, create_graph=True)
+    (hvt,) = torch.autograd.grad(gt, xt, grad_outputs=torch.tensor(v))
+    np.testing.assert_allclose(g.numpy(), gt.detach().numpy(), **TOL)
+    np.testing.assert_allclose(hv, hvt.numpy(), **TOL)
