@@ -98,7 +98,7 @@ def sum_to_shape(grad, shape: tuple, *, op: str = "backward", index: int = 0):
 
 def broadcast_to(value, shape: tuple):
     """``np.broadcast_to`` for arrays (a read-only view, no copy) and Tensors (an op)."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, np.generic)):  # 0-d results of numpy are scalars
         return np.broadcast_to(value, shape)
     return value.broadcast_to(shape)
 

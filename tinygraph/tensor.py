@@ -337,8 +337,8 @@ class Tensor:
 
     def transpose(self, *axes) -> "Tensor":
         """Permute the axes (reverse them when none are given), like ``ndarray.transpose``."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = () if axes[0] is None else tuple(axes[0])
         return apply(_ops.Transpose(axes or None), self)
 
     def broadcast_to(self, shape) -> "Tensor":
