@@ -103,6 +103,9 @@ def current_scope():
     return _state.scope
 
 
+_SAVES_BOTH = (0, 1)  # the common "saves both inputs" layout, shared so record2 can test it by identity
+
+
 class _Released:
     """Stands in for the saved arrays of a node whose graph was freed by backward()."""
 
@@ -146,7 +149,11 @@ class Op:
     formula = ""
     saves: tuple = ()
 
-    __slots__ = ("parents", "needs", "saved", "shape", "dtype", "id", "label", "scope", "retained", "__dict__")
+    __slots__ = ("parents", "needs", "saved", "shape", "dtype", "id", "__dict__")
+    # Set on few nodes, so they default here rather than being written for every op.
+    label = None
+    scope = None
+    retained = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -166,7 +173,7 @@ class Op:
                 raise TypeError(
                     f"{cls.__name__}.saves names {saved!r}, which is neither 'out' nor a parameter of forward {params}"
                 )
-        cls._save_slots = tuple(slots)
+        cls._save_slots = _SAVES_BOTH if slots == [0, 1] else tuple(slots)
 
     def forward(self, *arrays):  # pragma: no cover - every op overrides it
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
@@ -189,29 +196,50 @@ class Op:
 
 def record(op: Op, inputs, out: np.ndarray) -> None:
     """Turn ``op`` into a node of the graph: called once per op, right after forward."""
-    # Spelled out for one and two inputs: this runs once per op.
-    if len(inputs) == 2:
-        a, b = inputs
-        op.parents = (a if a._node is None else a._node, b if b._node is None else b._node)
-        op.needs = (a.requires_grad, b.requires_grad)
-    elif len(inputs) == 1:
-        a = inputs[0]
-        op.parents = (a if a._node is None else a._node,)
-        op.needs = (a.requires_grad,)
-    else:
-        op.parents = tuple([t if t._node is None else t._node for t in inputs])
-        op.needs = tuple([t.requires_grad for t in inputs])
+    op.parents = tuple([t if t._node is None else t._node for t in inputs])
+    op.needs = tuple([t.requires_grad for t in inputs])
+    op.saved = tuple([out if i < 0 else inputs[i].data for i in op._save_slots])
+    _stamp(op, out)
+
+
+# record1 and record2 are record for one and two inputs, spelled out: they run once per op.
+
+
+def record1(op: Op, a, out: np.ndarray) -> None:
+    node = a._node
+    op.parents = (a if node is None else node,)
+    op.needs = (True,)
     slots = op._save_slots
-    if slots:
-        op.saved = tuple([out if i < 0 else inputs[i].data for i in slots])
-    else:
+    if not slots:
         op.saved = ()
+    elif len(slots) == 1:
+        op.saved = (out if slots[0] < 0 else a.data,)
+    else:
+        op.saved = tuple([out if i < 0 else a.data for i in slots])
+    _stamp(op, out)
+
+
+def record2(op: Op, a, b, out: np.ndarray) -> None:
+    na, nb = a._node, b._node
+    op.parents = (a if na is None else na, b if nb is None else nb)
+    op.needs = (a.requires_grad, b.requires_grad)
+    slots = op._save_slots
+    if slots is _SAVES_BOTH:
+        op.saved = (a.data, b.data)
+    elif not slots:
+        op.saved = ()
+    else:
+        op.saved = tuple([out if i < 0 else (a.data if i == 0 else b.data) for i in slots])
+    _stamp(op, out)
+
+
+def _stamp(op: Op, out: np.ndarray) -> None:
     op.shape = out.shape
     op.dtype = out.dtype
     op.id = next(_ids)
-    op.label = None
-    op.scope = _state.scope
-    op.retained = None
+    scope = _state.scope
+    if scope is not None:
+        op.scope = scope
 
 
 def topological_order(roots) -> list:
@@ -266,16 +294,21 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
 
     outer_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
+    pop, get = grads.pop, grads.get
+    ndarray = np.ndarray
     try:
+        # The loop below runs once per node; it is the whole per-op cost of backward
+        # beyond numpy's own work, so its common path is kept short.
         for node in topological_order([k for k in grads if isinstance(k, Op)]):
-            g = grads.pop(node, None)
+            g = pop(node, None)
             if g is None:
                 continue
-            if everything:
-                seen[node] = g
-            elif wanted is not None and node in wanted:
-                wanted[node] = g
-            if capture is None and node.retained is not None:
+            if capture is not None:
+                if everything:
+                    seen[node] = g
+                elif node in wanted:
+                    wanted[node] = g
+            elif node.retained is not None:
                 _set_retained(node, g, handed)
             saved = node.saved
             if saved is RELEASED:
@@ -288,24 +321,21 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
             in_grads = node.backward(g, *saved)
             if not retain_graph:
                 node.saved = RELEASED
-            if type(in_grads) is not tuple:
-                # One bare gradient counts as one, however many rows it has.
-                in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
-            if len(in_grads) != len(node.parents):
-                raise RuntimeError(
-                    f"{node.name}: backward returned {len(in_grads)} gradient(s) for {len(node.parents)} input(s)"
-                )
-            for index, (parent, need, gi) in enumerate(zip(node.parents, node.needs, in_grads)):
-                if not need or gi is None:
+            parents = node.parents
+            if type(in_grads) is not tuple or len(in_grads) != len(parents):
+                in_grads = _as_gradient_tuple(node, in_grads)
+            for parent, need, gi in zip(parents, node.needs, in_grads):
+                if gi is None or not need:
                     continue
-                if type(gi) is not np.ndarray:
-                    gi = _as_gradient(gi, node, index, parent, create_graph)
+                if type(gi) is not ndarray:
+                    gi = _as_gradient(gi, node, _position(in_grads, gi), parent, create_graph)
                 shape = parent.shape
                 if gi.shape != shape:
-                    gi = sum_to_shape(gi, shape, op=node.name, index=index)
-                if gi.dtype != parent.dtype and isinstance(gi, (np.ndarray, np.generic)):
-                    gi = np.asarray(gi, dtype=parent.dtype)
-                prev = grads.get(parent)
+                    gi = sum_to_shape(gi, shape, op=node.name, index=_position(in_grads, gi))
+                dtype = parent.dtype
+                if gi.dtype is not dtype and gi.dtype != dtype and isinstance(gi, ndarray):
+                    gi = gi.astype(dtype)
+                prev = get(parent)
                 grads[parent] = gi if prev is None else prev + gi
     finally:
         _state.grad_enabled = outer_mode
@@ -322,6 +352,23 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
         if leaf.requires_grad:
             _accumulate_leaf(leaf, g, handed)
     return None
+
+
+def _as_gradient_tuple(node: Op, in_grads) -> tuple:
+    """What backward returned, as one gradient per input, or an error naming the op."""
+    if type(in_grads) is not tuple:
+        # One bare gradient counts as one, however many rows it has.
+        in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
+    if len(in_grads) != len(node.parents):
+        raise RuntimeError(
+            f"{node.name}: backward returned {len(in_grads)} gradient(s) for {len(node.parents)} input(s)"
+        )
+    return in_grads
+
+
+def _position(in_grads: tuple, gi) -> int:
+    """The input index of ``gi`` among ``in_grads`` (for error messages only)."""
+    return next((i for i, x in enumerate(in_grads) if x is gi), 0)
 
 
 def _as_gradient(gi, node: Op, index: int, parent, create_graph: bool):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tinygraph import _ops
 from tinygraph._graph import check_seed, run_backward
-from tinygraph.tensor import Tensor, apply
+from tinygraph.tensor import Tensor, apply1, apply2
 
 
 def matmul(x, y) -> Tensor:
@@ -16,7 +16,7 @@ def matmul(x, y) -> Tensor:
     >>> tg.matmul([[1.0, 2.0]], [[3.0], [4.0]]).item()
     11.0
     """
-    return apply(_ops.MatMul(), x, y)
+    return apply2(_ops.MatMul(), x, y)
 
 
 def relu(x) -> Tensor:
@@ -28,7 +28,7 @@ def relu(x) -> Tensor:
     >>> tg.relu([-1.0, 0.0, 2.0]).numpy().tolist()
     [0.0, 0.0, 2.0]
     """
-    return apply(_ops.ReLU(), x)
+    return apply1(_ops.ReLU(), x)
 
 
 def sigmoid(x) -> Tensor:
@@ -40,7 +40,7 @@ def sigmoid(x) -> Tensor:
     >>> tg.sigmoid([0.0, 1000.0, -1000.0]).numpy().tolist()
     [0.5, 1.0, 0.0]
     """
-    return apply(_ops.Sigmoid(), x)
+    return apply1(_ops.Sigmoid(), x)
 
 
 def tanh(x) -> Tensor:
@@ -52,7 +52,7 @@ def tanh(x) -> Tensor:
     >>> tg.tanh([0.0]).item()
     0.0
     """
-    return apply(_ops.Tanh(), x)
+    return apply1(_ops.Tanh(), x)
 
 
 def exp(x) -> Tensor:
@@ -64,7 +64,7 @@ def exp(x) -> Tensor:
     >>> tg.exp([0.0]).item()
     1.0
     """
-    return apply(_ops.Exp(), x)
+    return apply1(_ops.Exp(), x)
 
 
 def log(x) -> Tensor:
@@ -76,7 +76,7 @@ def log(x) -> Tensor:
     >>> tg.log([1.0]).item()
     0.0
     """
-    return apply(_ops.Log(), x)
+    return apply1(_ops.Log(), x)
 
 
 def broadcast_to(x, shape) -> Tensor:
@@ -88,7 +88,7 @@ def broadcast_to(x, shape) -> Tensor:
     >>> tg.broadcast_to([[1.0], [2.0]], (2, 3)).shape
     (2, 3)
     """
-    return apply(_ops.BroadcastTo(tuple(shape)), x)
+    return apply1(_ops.BroadcastTo(tuple(shape)), x)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinygraph import _ops
-from tinygraph.tensor import Tensor, apply
+from tinygraph.tensor import Tensor, apply1, apply2
 
 
 def binary_cross_entropy(y_hat, y) -> Tensor:
@@ -19,7 +19,7 @@ def binary_cross_entropy(y_hat, y) -> Tensor:
     >>> round(tg.binary_cross_entropy([[0.9, 0.2]], [[1.0, 0.0]]).item(), 6)
     0.164252
     """
-    return apply(_ops.BinaryCrossEntropy(), y_hat, y)
+    return apply2(_ops.BinaryCrossEntropy(), y_hat, y)
 
 
 def binary_cross_entropy_with_logits(z, y) -> Tensor:
@@ -34,4 +34,4 @@ def binary_cross_entropy_with_logits(z, y) -> Tensor:
     >>> round(tg.binary_cross_entropy_with_logits([[2.0, -1.0]], [[1.0, 0.0]]).item(), 6)
     0.220095
     """
-    return apply(_ops.BinaryCrossEntropyWithLogits(), z, y)
+    return apply2(_ops.BinaryCrossEntropyWithLogits(), z, y)

@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from tinygraph import _graph, _ops
-from tinygraph._graph import Op, _state, check_seed, record, run_backward
+from tinygraph._graph import Op, _state, check_seed, record, record1, record2, run_backward
 from tinygraph._shapes import as_float_array, as_operand, fmt
 
 
@@ -16,50 +16,89 @@ def apply(op: Op, *inputs):
     """Run ``op`` forward on ``inputs`` and, when any of them requires grad, record it.
 
     Inputs that are not Tensors (arrays, Python numbers) become constants next to the
-    first Tensor among them. This is the only place where graph nodes are made.
+    first Tensor among them. This and its one- and two-input forms below are the only
+    places where graph nodes are made.
     """
-    # This is the hot path of every op: one- and two-input ops are spelled out.
     n = len(inputs)
+    if n != op.arity:
+        raise TypeError(f"{op.name}: takes {op.arity} input(s), got {n}")
+    if n == 1:
+        return apply1(op, inputs[0])
     if n == 2:
-        a, b = inputs
-        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-            a, b = inputs = _coerce_all(inputs, op)
-        out = op.forward(a.data, b.data)
-        wants_graph = a.requires_grad or b.requires_grad
-    elif n == 1:
-        a = inputs[0]
-        if not isinstance(a, Tensor):
-            a, = inputs = _coerce_all(inputs, op)
-        out = op.forward(a.data)
-        wants_graph = a.requires_grad
-    else:
-        if n != op.arity:
-            raise TypeError(f"{op.name}: takes {op.arity} input(s), got {n}")
-        inputs = _coerce_all(inputs, op)
-        out = op.forward(*[t.data for t in inputs])
-        wants_graph = any(t.requires_grad for t in inputs)
+        return apply2(op, inputs[0], inputs[1])
+    like = next((t for t in inputs if isinstance(t, Tensor)), None)
+    inputs = tuple(_coerce(t, like, op.name) for t in inputs)
+    out = op.forward(*[t.data for t in inputs])
+    if type(out) is not np.ndarray or out.dtype.kind != "f":
+        out = _checked_output(op, out)
+    if _state.grad_enabled and any(t.requires_grad for t in inputs):
+        record(op, inputs, out)
+        return _make(out, op)
+    return _make(out, None)
+
+
+# apply1 and apply2 are the hot path of every op (a few hundred nanoseconds of Python
+# per op is the whole overhead over numpy), so they are spelled out, not looped.
+
+
+def apply1(op: Op, a):
+    """``apply`` for one input."""
+    if not isinstance(a, Tensor):
+        a = _coerce(a, None, op.name)
+    out = op.forward(a.data)
     if type(out) is not np.ndarray or out.dtype.kind != "f":
         # ufuncs on 0-d arrays return numpy scalars; user ops may return lists or integers.
         out = _checked_output(op, out)
-    if wants_graph and _state.grad_enabled:
-        record(op, inputs, out)
-        return Tensor._make(out, op)
-    return Tensor._make(out, None)
+    if a.requires_grad and _state.grad_enabled:
+        record1(op, a, out)
+        return _make(out, op)
+    return _make(out, None)
 
 
-def _coerce_all(inputs, op: Op) -> tuple:
-    if len(inputs) != op.arity:
-        raise TypeError(f"{op.name}: takes {op.arity} input(s), got {len(inputs)}")
-    like = next((t for t in inputs if isinstance(t, Tensor)), None)
-    return tuple(_coerce(t, like, op.name) for t in inputs)
+def apply2(op: Op, a, b):
+    """``apply`` for two inputs; a non-Tensor side becomes a constant of the other's dtype."""
+    if not isinstance(b, Tensor):
+        b = _constant(b, a, op) if isinstance(a, Tensor) else _coerce(b, None, op.name)
+    if not isinstance(a, Tensor):
+        a = _constant(a, b, op)
+    out = op.forward(a.data, b.data)
+    if type(out) is not np.ndarray or out.dtype.kind != "f":
+        out = _checked_output(op, out)
+    if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
+        record2(op, a, b, out)
+        return _make(out, op)
+    return _make(out, None)
+
+
+# Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constants,
+# made once per (value, dtype) and shared: converting a number costs more than most ops
+# on small arrays. Zero is not cached, so -0.0 keeps its sign.
+_CONSTANTS: dict = {}
+_CONSTANTS_MAX = 4096
+
+
+def _constant(value, like, op: Op):
+    kind = type(value)
+    if (kind is float or kind is int) and value:
+        dtype = like.data.dtype
+        key = (value, kind, dtype)
+        t = _CONSTANTS.get(key)
+        if t is None:
+            if len(_CONSTANTS) >= _CONSTANTS_MAX:
+                _CONSTANTS.clear()
+            array = np.asarray(value, dtype=dtype)
+            array.flags.writeable = False
+            t = _CONSTANTS[key] = _make(array, None)
+        return t
+    return _coerce(value, like, op.name)
 
 
 def _coerce(value, like, op_name: str):
     if isinstance(value, Tensor):
         return value
     if like is None:
-        return Tensor._make(as_float_array(value, what=op_name), None)
-    return Tensor._make(as_operand(value, like.dtype, what=op_name), None)
+        return _make(as_float_array(value, what=op_name), None)
+    return _make(as_operand(value, like.dtype, what=op_name), None)
 
 
 def _checked_output(op: Op, out) -> np.ndarray:
@@ -98,7 +137,12 @@ class Tensor:
     ((1, 2), (1, 1))
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_name", "_scope", "__weakref__")
+    # Rarely set attributes live in the instance dict (created on first use) behind
+    # class-level defaults, so that making a Tensor, done once per op, sets only three.
+    __slots__ = ("data", "requires_grad", "_node", "__dict__", "__weakref__")
+    grad = None
+    _name = None
+    _scope = None
     # Make numpy defer to Tensor in mixed expressions (array + Tensor, np.exp(Tensor)).
     __array_priority__ = 1000
 
@@ -111,22 +155,17 @@ class Tensor:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Tensor: name must be a string, got {type(name).__name__}")
         self.requires_grad = bool(requires_grad)
-        self.grad = None
         self._node = None
-        self._name = name
-        self._scope = _state.scope
+        if name is not None:
+            self._name = name
+        scope = _state.scope
+        if scope is not None:
+            self._scope = scope
 
-    @classmethod
-    def _make(cls, data: np.ndarray, node):
+    @staticmethod
+    def _make(data: np.ndarray, node):
         """A Tensor around an array already coerced, made by ``node`` (or a constant)."""
-        t = object.__new__(cls)
-        t.data = data
-        t.grad = None
-        t.requires_grad = node is not None
-        t._node = node
-        t._name = None
-        t._scope = None
-        return t
+        return _make(data, node)
 
     # ----- array-like attributes -----
     @property
@@ -194,8 +233,9 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A new leaf sharing this Tensor's data, cut from the graph."""
-        t = Tensor._make(self.data, None)
-        t._name = self._name
+        t = _make(self.data, None)
+        if self._name is not None:
+            t._name = self._name
         return t
 
     def retain_grad(self) -> "Tensor":
@@ -279,43 +319,43 @@ class Tensor:
 
     # ----- arithmetic -----
     def __add__(self, other):
-        return apply(_ops.Add(), self, other)
+        return apply2(_ops.Add(), self, other)
 
     def __radd__(self, other):
-        return apply(_ops.Add(), other, self)
+        return apply2(_ops.Add(), other, self)
 
     def __sub__(self, other):
-        return apply(_ops.Sub(), self, other)
+        return apply2(_ops.Sub(), self, other)
 
     def __rsub__(self, other):
-        return apply(_ops.Sub(), other, self)
+        return apply2(_ops.Sub(), other, self)
 
     def __mul__(self, other):
-        return apply(_ops.Mul(), self, other)
+        return apply2(_ops.Mul(), self, other)
 
     def __rmul__(self, other):
-        return apply(_ops.Mul(), other, self)
+        return apply2(_ops.Mul(), other, self)
 
     def __truediv__(self, other):
-        return apply(_ops.Div(), self, other)
+        return apply2(_ops.Div(), self, other)
 
     def __rtruediv__(self, other):
-        return apply(_ops.Div(), other, self)
+        return apply2(_ops.Div(), other, self)
 
     def __matmul__(self, other):
-        return apply(_ops.MatMul(), self, other)
+        return apply2(_ops.MatMul(), self, other)
 
     def __rmatmul__(self, other):
-        return apply(_ops.MatMul(), other, self)
+        return apply2(_ops.MatMul(), other, self)
 
     def __neg__(self):
-        return apply(_ops.Neg(), self)
+        return apply1(_ops.Neg(), self)
 
     def __pos__(self):
         return self
 
     def __pow__(self, exponent):
-        return apply(_ops.Pow(exponent), self)
+        return apply1(_ops.Pow(exponent), self)
 
     def __rpow__(self, base):
         return apply(_ops.Exp(), self * float(np.log(_scalar_base(base))))
@@ -323,42 +363,42 @@ class Tensor:
     # ----- methods -----
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Sum over ``axis`` (all axes by default), like ``ndarray.sum``."""
-        return apply(_ops.Sum(axis, keepdims), self)
+        return apply1(_ops.Sum(axis, keepdims), self)
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Mean over ``axis`` (all axes by default), like ``ndarray.mean``."""
-        return apply(_ops.Mean(axis, keepdims), self)
+        return apply1(_ops.Mean(axis, keepdims), self)
 
     def reshape(self, *shape) -> "Tensor":
         """A Tensor of the same data in ``shape`` (one entry may be -1)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return apply(_ops.Reshape(shape), self)
+        return apply1(_ops.Reshape(shape), self)
 
     def transpose(self, *axes) -> "Tensor":
         """Permute the axes (reverse them when none are given), like ``ndarray.transpose``."""
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = () if axes[0] is None else tuple(axes[0])
-        return apply(_ops.Transpose(axes or None), self)
+        return apply1(_ops.Transpose(axes or None), self)
 
     def broadcast_to(self, shape) -> "Tensor":
         """Repeat along broadcast axes to ``shape``, like ``np.broadcast_to``."""
-        return apply(_ops.BroadcastTo(tuple(shape)), self)
+        return apply1(_ops.BroadcastTo(tuple(shape)), self)
 
     def exp(self) -> "Tensor":
-        return apply(_ops.Exp(), self)
+        return apply1(_ops.Exp(), self)
 
     def log(self) -> "Tensor":
-        return apply(_ops.Log(), self)
+        return apply1(_ops.Log(), self)
 
     def relu(self) -> "Tensor":
-        return apply(_ops.ReLU(), self)
+        return apply1(_ops.ReLU(), self)
 
     def sigmoid(self) -> "Tensor":
-        return apply(_ops.Sigmoid(), self)
+        return apply1(_ops.Sigmoid(), self)
 
     def tanh(self) -> "Tensor":
-        return apply(_ops.Tanh(), self)
+        return apply1(_ops.Tanh(), self)
 
     __hash__ = object.__hash__
 
@@ -374,13 +414,25 @@ def _scalar_base(base):
 
 
 _UFUNCS = {
-    np.add: lambda a, b: apply(_ops.Add(), a, b),
-    np.subtract: lambda a, b: apply(_ops.Sub(), a, b),
-    np.multiply: lambda a, b: apply(_ops.Mul(), a, b),
-    np.true_divide: lambda a, b: apply(_ops.Div(), a, b),
-    np.matmul: lambda a, b: apply(_ops.MatMul(), a, b),
-    np.negative: lambda a: apply(_ops.Neg(), a),
-    np.exp: lambda a: apply(_ops.Exp(), a),
-    np.log: lambda a: apply(_ops.Log(), a),
-    np.tanh: lambda a: apply(_ops.Tanh(), a),
+    np.add: lambda a, b: apply2(_ops.Add(), a, b),
+    np.subtract: lambda a, b: apply2(_ops.Sub(), a, b),
+    np.multiply: lambda a, b: apply2(_ops.Mul(), a, b),
+    np.true_divide: lambda a, b: apply2(_ops.Div(), a, b),
+    np.matmul: lambda a, b: apply2(_ops.MatMul(), a, b),
+    np.negative: lambda a: apply1(_ops.Neg(), a),
+    np.exp: lambda a: apply1(_ops.Exp(), a),
+    np.log: lambda a: apply1(_ops.Log(), a),
+    np.tanh: lambda a: apply1(_ops.Tanh(), a),
 }
+
+
+_new = object.__new__
+
+
+def _make(data: np.ndarray, node) -> Tensor:
+    """A Tensor around an already coerced array; made by ``node``, or a constant if None."""
+    t = _new(Tensor)
+    t.data = data
+    t.requires_grad = node is not None
+    t._node = node
+    return t
