@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+from heapq import heapify, heappop, heappush
 import threading
 from operator import attrgetter
 
@@ -103,7 +104,9 @@ def current_scope():
     return _state.scope
 
 
-_SAVES_BOTH = (0, 1)  # the common "saves both inputs" layout, shared so record2 can test it by identity
+# The two commonest ``saves`` layouts, shared so that apply can test them by identity.
+SAVES_BOTH = (0, 1)
+SAVES_OUT = (-1,)
 
 
 class _Released:
@@ -148,6 +151,9 @@ class Op:
     name = "op"
     formula = ""
     saves: tuple = ()
+    #: Whether apply checks that forward returned a floating array; the built-in ops,
+    #: whose forwards are numpy calls on float arrays, turn it off (see _ops.OPS).
+    check_output = True
 
     __slots__ = ("parents", "needs", "saved", "shape", "dtype", "id", "__dict__")
     # Set on few nodes, so they default here rather than being written for every op.
@@ -173,7 +179,7 @@ class Op:
                 raise TypeError(
                     f"{cls.__name__}.saves names {saved!r}, which is neither 'out' nor a parameter of forward {params}"
                 )
-        cls._save_slots = _SAVES_BOTH if slots == [0, 1] else tuple(slots)
+        cls._save_slots = {(0, 1): SAVES_BOTH, (-1,): SAVES_OUT}.get(tuple(slots), tuple(slots))
 
     def forward(self, *arrays):  # pragma: no cover - every op overrides it
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
@@ -195,51 +201,21 @@ class Op:
 
 
 def record(op: Op, inputs, out: np.ndarray) -> None:
-    """Turn ``op`` into a node of the graph: called once per op, right after forward."""
+    """Turn ``op`` into a node of the graph: called once per op, right after forward.
+
+    ``tensor.apply1``/``apply2`` do the same steps inline for one and two inputs.
+    """
     op.parents = tuple([t if t._node is None else t._node for t in inputs])
     op.needs = tuple([t.requires_grad for t in inputs])
-    op.saved = tuple([out if i < 0 else inputs[i].data for i in op._save_slots])
-    _stamp(op, out)
+    op.saved = saved_arrays(op._save_slots, inputs, out)
+    op.shape, op.dtype, op.id = out.shape, out.dtype, next(_ids)
+    if _state.scope is not None:
+        op.scope = _state.scope
 
 
-# record1 and record2 are record for one and two inputs, spelled out: they run once per op.
-
-
-def record1(op: Op, a, out: np.ndarray) -> None:
-    node = a._node
-    op.parents = (a if node is None else node,)
-    op.needs = (True,)
-    slots = op._save_slots
-    if not slots:
-        op.saved = ()
-    elif len(slots) == 1:
-        op.saved = (out if slots[0] < 0 else a.data,)
-    else:
-        op.saved = tuple([out if i < 0 else a.data for i in slots])
-    _stamp(op, out)
-
-
-def record2(op: Op, a, b, out: np.ndarray) -> None:
-    na, nb = a._node, b._node
-    op.parents = (a if na is None else na, b if nb is None else nb)
-    op.needs = (a.requires_grad, b.requires_grad)
-    slots = op._save_slots
-    if slots is _SAVES_BOTH:
-        op.saved = (a.data, b.data)
-    elif not slots:
-        op.saved = ()
-    else:
-        op.saved = tuple([out if i < 0 else (a.data if i == 0 else b.data) for i in slots])
-    _stamp(op, out)
-
-
-def _stamp(op: Op, out: np.ndarray) -> None:
-    op.shape = out.shape
-    op.dtype = out.dtype
-    op.id = next(_ids)
-    scope = _state.scope
-    if scope is not None:
-        op.scope = scope
+def saved_arrays(slots: tuple, inputs, out: np.ndarray) -> tuple:
+    """The arrays an op's ``saves`` names: input ``i`` for slot i, the output for -1."""
+    return tuple([out if i < 0 else inputs[i].data for i in slots])
 
 
 def topological_order(roots) -> list:
@@ -299,10 +275,15 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
     try:
         # The loop below runs once per node; it is the whole per-op cost of backward
         # beyond numpy's own work, so its common path is kept short.
-        for node in topological_order([k for k in grads if isinstance(k, Op)]):
-            g = pop(node, None)
-            if g is None:
-                continue
+        # Nodes wait in a heap keyed by -id, pushed when their first gradient arrives.
+        # Every consumer of a node has a larger id, so popping the largest id first
+        # finishes each node's gradient before the node is processed: a topological
+        # order without a separate traversal of the graph.
+        heap = [(-k.id, k) for k in grads if isinstance(k, Op)]
+        heapify(heap)
+        while heap:
+            node = heappop(heap)[1]
+            g = pop(node)
             if capture is not None:
                 if everything:
                     seen[node] = g
@@ -322,7 +303,12 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
             if not retain_graph:
                 node.saved = RELEASED
             parents = node.parents
-            if type(in_grads) is not tuple or len(in_grads) != len(parents):
+            if type(in_grads) is not tuple:
+                if type(in_grads) is ndarray and len(parents) == 1:
+                    in_grads = (in_grads,)
+                else:
+                    in_grads = _as_gradient_tuple(node, in_grads)
+            elif len(in_grads) != len(parents):
                 in_grads = _as_gradient_tuple(node, in_grads)
             for parent, need, gi in zip(parents, node.needs, in_grads):
                 if gi is None or not need:
@@ -336,7 +322,12 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
                 if gi.dtype is not dtype and gi.dtype != dtype and isinstance(gi, ndarray):
                     gi = gi.astype(dtype)
                 prev = get(parent)
-                grads[parent] = gi if prev is None else prev + gi
+                if prev is None:
+                    grads[parent] = gi
+                    if isinstance(parent, Op):
+                        heappush(heap, (-parent.id, parent))
+                else:
+                    grads[parent] = prev + gi
     finally:
         _state.grad_enabled = outer_mode
 

@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from tinygraph import _graph, _ops
-from tinygraph._graph import Op, _state, check_seed, record, record1, record2, run_backward
+from tinygraph._graph import SAVES_BOTH, SAVES_OUT, Op, _ids, _state, check_seed, record, run_backward, saved_arrays
 from tinygraph._shapes import as_float_array, as_operand, fmt
 
 
@@ -29,7 +29,7 @@ def apply(op: Op, *inputs):
     like = next((t for t in inputs if isinstance(t, Tensor)), None)
     inputs = tuple(_coerce(t, like, op.name) for t in inputs)
     out = op.forward(*[t.data for t in inputs])
-    if type(out) is not np.ndarray or out.dtype.kind != "f":
+    if type(out) is not np.ndarray or op.check_output:
         out = _checked_output(op, out)
     if _state.grad_enabled and any(t.requires_grad for t in inputs):
         record(op, inputs, out)
@@ -37,8 +37,9 @@ def apply(op: Op, *inputs):
     return _make(out, None)
 
 
-# apply1 and apply2 are the hot path of every op (a few hundred nanoseconds of Python
-# per op is the whole overhead over numpy), so they are spelled out, not looped.
+# apply1 and apply2 are the hot path of every op: on small arrays a Python function call
+# costs a fair part of a numpy op, so they record the node inline instead of calling
+# helpers (record() is the general form of the same steps).
 
 
 def apply1(op: Op, a):
@@ -46,13 +47,27 @@ def apply1(op: Op, a):
     if not isinstance(a, Tensor):
         a = _coerce(a, None, op.name)
     out = op.forward(a.data)
-    if type(out) is not np.ndarray or out.dtype.kind != "f":
+    if type(out) is not np.ndarray or op.check_output:
         # ufuncs on 0-d arrays return numpy scalars; user ops may return lists or integers.
         out = _checked_output(op, out)
+    t = _new(Tensor)
+    t.data = out
     if a.requires_grad and _state.grad_enabled:
-        record1(op, a, out)
-        return _make(out, op)
-    return _make(out, None)
+        node = a._node
+        op.parents = (a if node is None else node,)
+        op.needs = (True,)
+        slots = op._save_slots
+        if slots is SAVES_OUT:
+            op.saved = (out,)
+        else:
+            op.saved = saved_arrays(slots, (a,), out) if slots else ()
+        op.shape, op.dtype, op.id = out.shape, out.dtype, next(_ids)
+        if _state.scope is not None:
+            op.scope = _state.scope
+        t.requires_grad, t._node = True, op
+    else:
+        t.requires_grad, t._node = False, None
+    return t
 
 
 def apply2(op: Op, a, b):
@@ -62,12 +77,26 @@ def apply2(op: Op, a, b):
     if not isinstance(a, Tensor):
         a = _constant(a, b, op)
     out = op.forward(a.data, b.data)
-    if type(out) is not np.ndarray or out.dtype.kind != "f":
+    if type(out) is not np.ndarray or op.check_output:
         out = _checked_output(op, out)
+    t = _new(Tensor)
+    t.data = out
     if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
-        record2(op, a, b, out)
-        return _make(out, op)
-    return _make(out, None)
+        na, nb = a._node, b._node
+        op.parents = (a if na is None else na, b if nb is None else nb)
+        op.needs = (a.requires_grad, b.requires_grad)
+        slots = op._save_slots
+        if slots is SAVES_BOTH:
+            op.saved = (a.data, b.data)
+        else:
+            op.saved = saved_arrays(slots, (a, b), out) if slots else ()
+        op.shape, op.dtype, op.id = out.shape, out.dtype, next(_ids)
+        if _state.scope is not None:
+            op.scope = _state.scope
+        t.requires_grad, t._node = True, op
+    else:
+        t.requires_grad, t._node = False, None
+    return t
 
 
 # Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constants,
@@ -81,7 +110,7 @@ def _constant(value, like, op: Op):
     kind = type(value)
     if (kind is float or kind is int) and value:
         dtype = like.data.dtype
-        key = (value, kind, dtype)
+        key = (value, kind, dtype.char)  # dtype.char: hashing a dtype object is slow
         t = _CONSTANTS.get(key)
         if t is None:
             if len(_CONSTANTS) >= _CONSTANTS_MAX:
