@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     if args.threads == "both":
         with machine.threads("default"):
             progress("the timed rows again at the libraries' default thread counts")
-            default_rows = timed_rows(args.rows, engines, checks, settings)
+            default_rows = timed_rows(args.rows, engines, checks, settings.for_default_threads())
 
     threads_text = "BLAS and PyTorch on 1 thread" if main_mode == "1" else "default threads"
     print(f"## Results ({threads_text})\n")

@@ -164,18 +164,15 @@ def render(task: dict) -> dict:
     t0 = time.perf_counter()
     dot = tg.draw(root, max_nodes=10**9)
     t1 = time.perf_counter()
+    result = {"nodes": fixed + per_layer * layers, "layers": layers, "dot_chars": len(dot.source), "draw_s": t1 - t0}
+    # Printed now, so that a parent that stops a slow render still knows the draw time.
+    print(json.dumps(result), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        t1 = time.perf_counter()
         path = render_file(root, os.path.join(tmp, "graph.svg"), format="svg", max_nodes=10**9)
         t2 = time.perf_counter()
-        svg_bytes = os.path.getsize(path)
-    return {
-        "nodes": fixed + per_layer * layers,
-        "layers": layers,
-        "dot_chars": len(dot.source),
-        "draw_s": t1 - t0,
-        "render_s": t2 - t1,
-        "svg_bytes": svg_bytes,
-    }
+        result |= {"render_s": t2 - t1, "svg_bytes": os.path.getsize(path)}
+    return result
 
 
 TASKS = {"peak_step": peak_step, "long_chain": long_chain, "render": render}

@@ -123,7 +123,7 @@ def describe(mode: str) -> list:
     if overrides:
         shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
         lines.append(
-            f"- WARNING: {shown} is set, which slows numpy's BLAS; for comparable numbers run "
+            f"- WARNING: set in the environment: {shown}; they slow numpy's BLAS; for comparable numbers run "
             "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks`"
         )
     else:

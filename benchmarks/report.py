@@ -45,10 +45,15 @@ def seconds(value: float) -> str:
     return f"{value * 1e6:.3g} µs"
 
 
+def number(x: float) -> str:
+    """Three significant figures, without exponents: 0.0123, 4.57, 1,760."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
 def summary_cell(s: Summary, unit: str = "", scale: float = 1.0) -> str:
     """``median (IQR q1–q3)``; with ``unit`` the values are multiplied by ``scale`` and labelled."""
     if unit:
-        return f"{s.median * scale:.3g} {unit} (IQR {s.q1 * scale:.3g}–{s.q3 * scale:.3g})"
+        return f"{number(s.median * scale)} {unit} (IQR {number(s.q1 * scale)}–{number(s.q3 * scale)})"
     return f"{seconds(s.median)} (IQR {seconds(s.q1)}–{seconds(s.q3)})"
 
 

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from benchmarks import check, workloads
 from benchmarks.child import MEMORY_ENV
 from benchmarks.report import Bar, Row, ratio, seconds, size, summary_cell
-from benchmarks.timing import Summary, interleave
+from benchmarks.timing import interleave, paired_ratio
 from benchmarks.workloads import LEARNING_RATE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +39,20 @@ class Settings:
     memory_workloads: tuple
     render_timeout: float
     chain_timeout: float
+    min_rounds: int = 5  # of each in-process row, however long a round takes
+
+    def for_default_threads(self) -> "Settings":
+        """Half the budget and three rounds at least: the default-threads table is
+        informational, and oversubscribed threads on a busy machine can make one round
+        take seconds (see docs/performance.md)."""
+        return replace(self, budget=self.budget / 2, min_rounds=3)
 
     @classmethod
     def make(cls, quick: bool) -> "Settings":
         if quick:
             return cls(True, 0.3, 1, 20_000, 100_000, (100, 1_000), ("deep",), 60.0, 60.0)
         # The 10,000-node render is stopped at 45 s (its bar is 10 s) to keep the run under 5 minutes.
-        return cls(False, 2.5, 3, 100_000, 1_000_000, (100, 1_000, 10_000), ("deep", "mlp32", "mlp64"), 45.0, 180.0)
+        return cls(False, 4.0, 5, 100_000, 1_000_000, (100, 1_000, 10_000), ("deep", "mlp32", "mlp64"), 45.0, 180.0)
 
 
 def _untimed(engines, checks, key) -> dict:
@@ -53,11 +60,16 @@ def _untimed(engines, checks, key) -> dict:
     return {name: "not timed: gradients differ from numpy" for name in engines if check.failed(checks, key, name)}
 
 
-def _ratios(results: dict, unit_scale: float = 1.0) -> dict:
+def _ratios(results: dict) -> dict:
+    """``ratio of medians (paired: median of per-round ratios)`` against numpy."""
     base = results.get("numpy")
     if base is None:
         return {}
-    return {name: ratio(s.median / base.median) for name, s in results.items() if name != "numpy"}
+    return {
+        name: f"{ratio(s.median / base.median)} (paired {ratio(paired_ratio(s, base))})"
+        for name, s in results.items()
+        if name != "numpy"
+    }
 
 
 def _raw(results: dict) -> dict:
@@ -73,7 +85,7 @@ def mlp_row(number: str, workload, limit: float, engines, checks, settings) -> R
     calls = {
         name: engine.MLP(parameters, X, Y, LEARNING_RATE).step for name, engine in engines.items() if name not in skipped
     }
-    results = interleave(calls, budget=settings.budget, min_rounds=5, warmup=2)
+    results = interleave(calls, budget=settings.budget, min_rounds=settings.min_rounds, warmup=2)
     n = next(iter(results.values())).n if results else 0
     row = Row(number, f"{workload.title}: {workload.describe()}; {n} rounds")
     row.cells = {name: summary_cell(s) for name, s in results.items()} | skipped
@@ -96,7 +108,7 @@ def per_op_row(engines, checks, settings) -> Row:
     kinds = workload.kinds()
     skipped = _untimed(engines, checks, workload.key)
     calls = {name: engine.Chain(x, w, kinds).run for name, engine in engines.items() if name not in skipped}
-    results = interleave(calls, budget=settings.budget, min_rounds=5)
+    results = interleave(calls, budget=settings.budget, min_rounds=settings.min_rounds)
     per_op = {name: s.scaled(1 / workload.n_ops) for name, s in results.items()}
     n = next(iter(results.values())).n if results else 0
     row = Row("4", f"{workload.title}: {workload.describe()} (tanh, ×w, +c), µs per op; {n} rounds")
@@ -106,7 +118,7 @@ def per_op_row(engines, checks, settings) -> Row:
     tg, np_, pt = per_op.get("tinygraph"), per_op.get("numpy"), per_op.get("torch")
     row.bars.append(Bar("tinygraph ≤ 2.0× numpy per op", None if not (tg and np_) else tg.median <= 2.0 * np_.median))
     if pt is not None:
-        text = f"tinygraph < ½ PyTorch per op (tinygraph ÷ PyTorch = {ratio(tg.median / pt.median)})" if tg else "tinygraph < ½ PyTorch"
+        text = f"tinygraph < ½ PyTorch per op (tinygraph ÷ PyTorch = {tg.median / pt.median:.3f}×)" if tg else "tinygraph < ½ PyTorch"
         row.bars.append(Bar(text, None if not tg else tg.median < 0.5 * pt.median))
     return row
 
@@ -130,7 +142,8 @@ def long_chain_row(engines, checks, settings) -> Row:
     row.raw = _raw(results)
     tg, pt = results.get("tinygraph"), results.get("torch")
     if pt is not None:
-        text = "tinygraph faster than PyTorch" + (f" (tinygraph ÷ PyTorch = {ratio(tg.median / pt.median)})" if tg else "")
+        # Three decimals: this bar is often decided in the third digit.
+        text = "tinygraph faster than PyTorch" + (f" (tinygraph ÷ PyTorch = {tg.median / pt.median:.3f}×)" if tg else "")
         row.bars.append(Bar(text, None if tg is None else tg.median < pt.median))
     else:
         row.bars.append(Bar("tinygraph faster than PyTorch (PyTorch not installed)", None))
@@ -151,7 +164,7 @@ def very_long_chain_row(engines, checks, settings) -> Row:
         task = {"kind": "long_chain", "engine": name, "workload": workloads.VERY_LONG.key, "n_ops": n_ops, "method": "rss"}
         result = run_child(task, timeout=settings.chain_timeout)
         row.raw[name] = result
-        if "peak" in result:
+        if "peak" in result and "timeout" not in result and "error" not in result:
             row.cells[name] = (
                 f"fwd {seconds(result['forward_s'])} + bwd {seconds(result['backward_s'])}; "
                 f"peak +{size(result['peak'])} = {result['bytes_per_op']:.0f} B/op"
@@ -191,7 +204,8 @@ def memory_rows(engines, checks, settings, mode: str) -> list:
             parts = []
             for method in methods:
                 result = measured[name, method]
-                parts.append(f"{size(result['peak'])} {'tm' if method == 'tracemalloc' else 'RSS'}" if "peak" in result else _child_failure(result))
+                ok = "peak" in result and "error" not in result and "timeout" not in result
+                parts.append(f"{size(result['peak'])} {'tm' if method == 'tracemalloc' else 'RSS'}" if ok else _child_failure(result))
             row.cells[name] = " / ".join(parts)
         row.raw = {f"{name}/{method}": result for (name, method), result in measured.items()}
 
@@ -230,6 +244,10 @@ def render_rows(settings) -> list:
                 f"{result['nodes']:,} nodes: draw {seconds(result['draw_s'])}, "
                 f"render (draw + dot) {seconds(result['render_s'])}"
             )
+        elif "draw_s" in result:
+            row.cells["tinygraph"] = (
+                f"{result['nodes']:,} nodes: draw {seconds(result['draw_s'])}, render {_child_failure(result)}"
+            )
         else:
             row.cells["tinygraph"] = _child_failure(result)
         if nodes == 10_000:
@@ -242,38 +260,42 @@ def render_rows(settings) -> list:
 # ----------------------------------------------------------------- the memory-bandwidth floor of rows 1-2
 
 
+def _best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)  # the achievable speed: slower runs only add the machine's noise
+
+
+def _dram_bandwidth() -> tuple:
+    """Bytes per second of a sum (read) and of a copy (read + write) of a 200 MB array."""
+    big = np.random.default_rng(0).random(25_000_000)  # 200 MB of float64, far beyond any cache
+    dst = np.empty_like(big)
+    dst.fill(0.0)  # touch every page now, so the copies time bandwidth, not page faults
+    t_sum = _best_time(big.sum, 5)
+    t_copy = _best_time(lambda: np.copyto(dst, big), 5)
+    return big.nbytes / t_sum, 2 * big.nbytes / t_copy
+
+
 def bandwidth_floor(main_rows: dict) -> tuple:
     """Lines of the floor table: reading X twice at the bandwidth numpy achieves on this machine.
 
     A step must read X once in the forward ``W1 X`` and once in the backward
-    ``dZ1 X^T``; nothing can be faster than those two reads. Two bandwidths bound it:
-    DRAM (a 200 MB array, far beyond the caches) and X itself summed again and again,
-    which on a machine whose last-level cache holds X (20.5 MB) is the cache's speed.
+    ``dZ1 X^T``, so it cannot take less than two reads of X at the speed X comes from.
+    Two speeds are measured: DRAM's (a 200 MB array, far beyond the caches), and that of
+    X itself summed again and again, which is faster where the last-level cache holds
+    X (20.5 MB) between steps. Where X stays cached, a step can beat the DRAM floor.
     """
-    def best(fn, repeats):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    big = np.random.default_rng(0).random(25_000_000)  # 200 MB of float64
-    dst = np.empty_like(big)
-    dst.fill(0.0)  # touch every page now, so the copies time bandwidth, not page faults
-    big_bytes = big.nbytes
-    t_sum = best(big.sum, 5)
-    t_copy = best(lambda: np.copyto(dst, big), 5)
-    del big, dst
+    read_bw, copy_bw = _dram_bandwidth()
     X = workloads.DEEP.data()[1]
-    t_sum_x = best(X.sum, 10)
-    read_bw = big_bytes / t_sum
-    copy_bw = 2 * big_bytes / t_copy  # bytes read plus bytes written
+    t_sum_x = _best_time(X.sum, 10)
     floor_dram = 2 * X.nbytes / read_bw
     floor_cache = 2 * t_sum_x
     lines = [
         f"Bandwidth on this machine (one thread, best of 5): sum of a 200 MB array {read_bw / 1e9:.1f} GB/s read; "
-        f"copy of it {copy_bw / 1e9:.1f} GB/s (read + write); sum of X ({size(X.nbytes)}, fits the last-level cache) "
+        f"copy of it {copy_bw / 1e9:.1f} GB/s (read + write); sum of X ({size(X.nbytes)}) again and again "
         f"{X.nbytes / t_sum_x / 1e9:.1f} GB/s.",
         "",
         "| row | floor: X read twice from DRAM | floor: X read twice, cache-warm | numpy (hand) ÷ floors | tinygraph ÷ floors |",
@@ -296,7 +318,8 @@ def bandwidth_floor(main_rows: dict) -> tuple:
 
 
 def run_child(task: dict, timeout: float, env: dict | None = None) -> dict:
-    """Run one :mod:`benchmarks.child` task; its JSON, or ``{"error"|"timeout": ...}``."""
+    """Run one :mod:`benchmarks.child` task: the last JSON line it printed, plus
+    ``{"timeout": seconds}`` if it was stopped or ``{"error": text}`` if it failed."""
     environment = dict(os.environ, **(env or {}))
     command = [sys.executable, "-m", "benchmarks.child", json.dumps(task)]
     # A session of its own, so a timeout stops the child and anything it started (dot).
@@ -304,16 +327,19 @@ def run_child(task: dict, timeout: float, env: dict | None = None) -> dict:
         command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )
+    stopped = {}
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return {"timeout": timeout}
-    if proc.returncode != 0:
+        out, err = proc.communicate()
+        stopped = {"timeout": timeout}
+    printed = [line for line in out.splitlines() if line.startswith("{")]
+    result = json.loads(printed[-1]) if printed else {}
+    if not stopped and proc.returncode != 0:
         tail = (err.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit {proc.returncode}: {tail}"}
-    return json.loads(out.strip().splitlines()[-1])
+        return result | {"error": f"exit {proc.returncode}: {tail}"}
+    return result | stopped
 
 
 def _child_failure(result: dict) -> str:

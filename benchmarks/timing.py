@@ -11,7 +11,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Summary:
-    """Seconds per call: the median, the interquartile range and the extremes of ``n`` samples."""
+    """Seconds per call: the median, the interquartile range and the extremes of ``n`` samples.
+
+    ``samples`` keeps the times in round order, so two engines timed in the same rounds
+    can be compared round by round (:func:`paired_ratio`).
+    """
 
     median: float
     q1: float
@@ -19,15 +23,27 @@ class Summary:
     low: float
     high: float
     n: int
+    samples: tuple = ()
 
     @classmethod
     def of(cls, samples) -> "Summary":
         a = np.asarray(samples, dtype=float)
         q1, median, q3 = np.percentile(a, [25, 50, 75])
-        return cls(float(median), float(q1), float(q3), float(a.min()), float(a.max()), len(a))
+        return cls(float(median), float(q1), float(q3), float(a.min()), float(a.max()), len(a), tuple(a.tolist()))
 
     def scaled(self, factor: float) -> "Summary":
-        return Summary(*(v * factor for v in (self.median, self.q1, self.q3, self.low, self.high)), self.n)
+        return Summary.of([v * factor for v in self.samples])
+
+
+def paired_ratio(a: Summary, b: Summary) -> float:
+    """The median over rounds of ``a``'s time over ``b``'s in the same round.
+
+    Engines of one round run back to back, so a slow spell of the machine lifts both
+    times of that round; their ratio cancels it, where the ratio of the two medians
+    does not. Shown beside the ratio of medians (which the bars are judged on) as a
+    measure of how much of a difference is the machine's noise.
+    """
+    return float(np.median(np.asarray(a.samples) / np.asarray(b.samples)))
 
 
 def interleave(calls: dict, *, budget: float, min_rounds: int = 5, max_rounds: int = 1000, warmup: int = 1) -> dict:
