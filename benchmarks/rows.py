@@ -50,9 +50,16 @@ class Settings:
     @classmethod
     def make(cls, quick: bool) -> "Settings":
         if quick:
-            return cls(True, 0.3, 1, 20_000, 100_000, (100, 1_000), ("deep",), 60.0, 60.0)
-        # The 10,000-node render is stopped at 45 s (its bar is 10 s) to keep the run under 5 minutes.
-        return cls(False, 4.0, 5, 100_000, 1_000_000, (100, 1_000, 10_000), ("deep", "mlp32", "mlp64"), 45.0, 180.0)
+            return cls(
+                quick=True, budget=0.3, chain_rounds=1, long_ops=20_000, very_long_ops=100_000,
+                render_sizes=(100, 1_000), memory_workloads=("deep",), render_timeout=60.0, chain_timeout=60.0,
+            )
+        return cls(
+            quick=False, budget=4.0, chain_rounds=5, long_ops=100_000, very_long_ops=1_000_000,
+            render_sizes=(100, 1_000, 10_000), memory_workloads=("deep", "mlp32", "mlp64"),
+            # The 10,000-node render is stopped at 45 s (its bar is 10 s), to keep the run under 5 minutes.
+            render_timeout=45.0, chain_timeout=180.0,
+        )
 
 
 def _untimed(engines, checks, key) -> dict:
@@ -116,10 +123,14 @@ def per_op_row(engines, checks, settings) -> Row:
     row.ratios = _ratios(per_op)
     row.raw = _raw(per_op)
     tg, np_, pt = per_op.get("tinygraph"), per_op.get("numpy"), per_op.get("torch")
-    row.bars.append(Bar("tinygraph ≤ 2.0× numpy per op", None if not (tg and np_) else tg.median <= 2.0 * np_.median))
+    judged = tg is not None and np_ is not None
+    row.bars.append(Bar("tinygraph ≤ 2.0× numpy per op", tg.median <= 2.0 * np_.median if judged else None))
     if pt is not None:
-        text = f"tinygraph < ½ PyTorch per op (tinygraph ÷ PyTorch = {tg.median / pt.median:.3f}×)" if tg else "tinygraph < ½ PyTorch"
-        row.bars.append(Bar(text, None if not tg else tg.median < 0.5 * pt.median))
+        if tg is None:
+            row.bars.append(Bar("tinygraph < ½ PyTorch per op", None))
+        else:
+            text = f"tinygraph < ½ PyTorch per op (tinygraph ÷ PyTorch = {tg.median / pt.median:.3f}×)"
+            row.bars.append(Bar(text, tg.median < 0.5 * pt.median))
     return row
 
 
@@ -164,7 +175,7 @@ def very_long_chain_row(engines, checks, settings) -> Row:
         task = {"kind": "long_chain", "engine": name, "workload": workloads.VERY_LONG.key, "n_ops": n_ops, "method": "rss"}
         result = run_child(task, timeout=settings.chain_timeout)
         row.raw[name] = result
-        if "peak" in result and "timeout" not in result and "error" not in result:
+        if _finished(result, "peak"):
             row.cells[name] = (
                 f"fwd {seconds(result['forward_s'])} + bwd {seconds(result['backward_s'])}; "
                 f"peak +{size(result['peak'])} = {result['bytes_per_op']:.0f} B/op"
@@ -172,10 +183,10 @@ def very_long_chain_row(engines, checks, settings) -> Row:
         else:
             row.cells[name] = _child_failure(result)
     tg, np_ = row.raw.get("tinygraph", {}), row.raw.get("numpy", {})
-    if "peak" in tg and "peak" in np_:
+    if _finished(tg, "peak") and _finished(np_, "peak"):
         t_tg, t_np = tg["forward_s"] + tg["backward_s"], np_["forward_s"] + np_["backward_s"]
         row.ratios["tinygraph"] = f"{ratio(t_tg / t_np)} time, {ratio(tg['peak'] / np_['peak'])} memory"
-    completed = "peak" in tg and tg.get("finite", False)
+    completed = _finished(tg, "peak") and tg["finite"]
     per_op = f" ({tg['bytes_per_op']:.0f} B/node)" if completed else ""
     row.bars.append(Bar(f"tinygraph's backward completes; peak memory per node stated{per_op}", completed if tg else None))
     return row
@@ -204,13 +215,14 @@ def memory_rows(engines, checks, settings, mode: str) -> list:
             parts = []
             for method in methods:
                 result = measured[name, method]
-                ok = "peak" in result and "error" not in result and "timeout" not in result
-                parts.append(f"{size(result['peak'])} {'tm' if method == 'tracemalloc' else 'RSS'}" if ok else _child_failure(result))
+                tag = "tm" if method == "tracemalloc" else "RSS"
+                parts.append(f"{size(result['peak'])} {tag}" if _finished(result, "peak") else _child_failure(result))
             row.cells[name] = " / ".join(parts)
         row.raw = {f"{name}/{method}": result for (name, method), result in measured.items()}
 
         def peak(name, method):
-            return measured.get((name, method), {}).get("peak")
+            result = measured.get((name, method), {})
+            return result["peak"] if _finished(result, "peak") else None
 
         for name in engines:
             if name == "numpy":
@@ -239,7 +251,7 @@ def render_rows(settings) -> list:
         row.raw["tinygraph"] = result
         if "missing" in result:
             row.cells["tinygraph"] = result["missing"]
-        elif "render_s" in result:
+        elif _finished(result, "render_s"):
             row.cells["tinygraph"] = (
                 f"{result['nodes']:,} nodes: draw {seconds(result['draw_s'])}, "
                 f"render (draw + dot) {seconds(result['render_s'])}"
@@ -251,7 +263,7 @@ def render_rows(settings) -> list:
         else:
             row.cells["tinygraph"] = _child_failure(result)
         if nodes == 10_000:
-            ok = None if "missing" in result else ("render_s" in result and result["render_s"] < 10.0)
+            ok = None if "missing" in result else (_finished(result, "render_s") and result["render_s"] < 10.0)
             row.bars.append(Bar("10,000 nodes render in under 10 s", ok))
         rows.append(row)
     return rows
@@ -340,6 +352,11 @@ def run_child(task: dict, timeout: float, env: dict | None = None) -> dict:
         tail = (err.strip().splitlines() or ["no output"])[-1]
         return result | {"error": f"exit {proc.returncode}: {tail}"}
     return result | stopped
+
+
+def _finished(result: dict, key: str) -> bool:
+    """Whether a child's result holds ``key`` and the child ran to its end."""
+    return key in result and "timeout" not in result and "error" not in result
 
 
 def _child_failure(result: dict) -> str:
