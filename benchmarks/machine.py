@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-#: Set on some machines to steer OpenBLAS's kernel choice; both slow current numpy,
-#: so a benchmark run unsets them together: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.
+#: Set on some machines to steer OpenBLAS's kernel choice; a benchmark run unsets them
+#: together, so OpenBLAS detects the CPU: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 _torch_default_threads = None
@@ -123,7 +123,8 @@ def describe(mode: str) -> list:
     if overrides:
         shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
         lines.append(
-            f"- WARNING: set in the environment: {shown}; they slow numpy's BLAS; for comparable numbers run "
+            f"- WARNING: set in the environment: {shown}; they override OpenBLAS's own kernel choice; "
+            "for comparable numbers run "
             "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks`"
         )
     else:
