@@ -89,8 +89,7 @@ def main(argv=None) -> int:
     print("# tinygraph benchmarks\n")
     print(f"Command: `{report['command']}`" + ("  (quick: smoke-run sizes, not for the bars)" if args.quick else ""))
     print()
-    with machine.threads(main_mode):
-        pass  # remembers PyTorch's default thread count before anything pins it
+    # Before anything is pinned: describe() also notes PyTorch's default thread count.
     print("\n".join(machine.describe(main_mode)))
     status = engine_registry.status()
     print("- engines: " + ", ".join(f"{name} {info}" if ok else f"{name}: {info}" for name, (ok, info) in status.items()))

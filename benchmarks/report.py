@@ -8,7 +8,6 @@ from benchmarks.timing import Summary
 
 #: Column order; every ratio divides by the first.
 ENGINE_ORDER = ("numpy", "tinygraph", "torch")
-ENGINE_LABELS = {"numpy": "numpy (hand)", "tinygraph": "tinygraph", "torch": "PyTorch"}
 
 
 @dataclass
@@ -72,10 +71,11 @@ def ratio(x: float) -> str:
 
 
 def table(rows, engines) -> list:
+    """The markdown table; ``engines`` maps names to engine modules (their ``LABEL`` heads the columns)."""
     shown = [e for e in ENGINE_ORDER if e in engines]
     ratio_cols = [e for e in shown if e != "numpy"]
-    header = ["#", "workload"] + [ENGINE_LABELS[e] for e in shown]
-    header += [f"{ENGINE_LABELS[e]} ÷ numpy" for e in ratio_cols] + ["bar", "result"]
+    header = ["#", "workload"] + [engines[e].LABEL for e in shown]
+    header += [f"{engines[e].LABEL} ÷ numpy" for e in ratio_cols] + ["bar", "result"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row.number, row.workload]
