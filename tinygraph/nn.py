@@ -134,24 +134,29 @@ class Linear(Module):
     @classmethod
     def from_arrays(cls, W, b, *, index: int | None = None) -> "Linear":
         """A layer holding copies of given weights (W (out, in), b (out, 1))."""
-        W, b = np.array(W, dtype=np.result_type(W, np.float32)), np.array(b, dtype=np.result_type(b, np.float32))
+        W, b = np.asarray(W), np.asarray(b)
+        # Floating weights keep their dtype (a float32 net stays float32); anything else becomes float64.
+        dtype = W.dtype if W.dtype.kind == "f" else np.dtype(np.float64)
+        W, b = np.array(W, dtype=dtype), np.array(b, dtype=dtype)  # copies: the layer owns its weights
         if W.ndim != 2 or b.shape != (W.shape[0], 1):
             raise ValueError(f"Linear.from_arrays: need W (out, in) and b (out, 1), got {W.shape} and {b.shape}")
         layer = cls.__new__(cls)
         suffix = "" if index is None else str(index)
         layer.index = index
         layer.W = Tensor(W, requires_grad=True, name=f"W{suffix}")
-        layer.b = Tensor(b.astype(W.dtype), requires_grad=True, name=f"b{suffix}")
+        layer.b = Tensor(b, requires_grad=True, name=f"b{suffix}")
         return layer
 
     def own_parameters(self) -> dict:
         return {self.W.name: self.W, self.b.name: self.b}
 
     def forward(self, A_prev) -> Tensor:
-        if A_prev.shape[0] != self.W.shape[1]:
+        if not isinstance(A_prev, Tensor):
+            A_prev = Tensor(A_prev)
+        if A_prev.ndim != 2 or A_prev.shape[0] != self.W.shape[1]:
             raise ValueError(
-                f"Linear{'' if self.index is None else ' ' + str(self.index)}: expects {self.W.shape[1]} input "
-                f"features (rows), got an input of shape {tuple(A_prev.shape)}"
+                f"Linear{'' if self.index is None else ' ' + str(self.index)}: expects inputs shaped "
+                f"({self.W.shape[1]}, N), one column per sample, got shape {tuple(A_prev.shape)}"
             )
         Z = self.W @ A_prev + self.b
         return Z.named(f"Z{'' if self.index is None else self.index}")

@@ -1,0 +1,326 @@
+"""The `tinygraph` command (models/cli.py): in-process through main([...]) with capsys,
+and a few times as a subprocess of the installed command for exit codes and stderr."""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from tinygraph_models import cli, nets
+from tinygraph_models.train import load_parameters
+
+HAS_DOT = shutil.which("dot") is not None
+
+
+def run(capsys, *argv):
+    """main(argv) -> (exit status, stdout, stderr)."""
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *fragments):
+    assert status != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert lines[0].startswith("tinygraph: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+def errors_only(err):
+    """stderr without the progress/info lines that a failing train may print first."""
+    return "\n".join(line for line in err.splitlines() if "error" in line)
+
+
+# --------------------------------------------------------------------------- train
+
+
+def test_train_with_no_arguments_trains_the_deep_net_on_digits(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "train")
+    assert status == 0, err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.endswith("-deep-digits")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == (["cost.png", "graph.svg", "metrics.json", "params.npz"] if HAS_DOT else ["cost.png", "metrics.json", "params.npz"])
+
+    metrics = json.loads((folder / "metrics.json").read_text())
+    defaults = cli.TRAIN_DEFAULTS["deep"]
+    assert metrics["config"] == {
+        "model": "deep", "layers": [64, 5, 5, 5, 3, 1], "data": "digits", "epochs": defaults["epochs"],
+        "lr": defaults["lr"], "optimizer": "gd", "init": "he", "seed": 0, "redrawn_units": [],
+    }
+    assert metrics["epochs_run"] == defaults["epochs"] and len(metrics["cost_every_epoch"]) == defaults["epochs"]
+    # what is printed is what was measured
+    assert f"train accuracy  {metrics['train_accuracy']:.4f}" in out
+    assert f"test accuracy   {metrics['test_accuracy']:.4f}" in out
+    assert f"final cost      {metrics['final_cost']:.6f}" in out
+    assert metrics["test_accuracy"] > 0.9 and metrics["final_cost"] < 0.2
+    # the progress bar (tqdm, on stderr) shows the cost
+    assert "deep/digits" in err and "cost 0." in err and "epoch" in err
+
+    network, extra = load_parameters(folder / "params.npz")
+    from tinygraph_models.data import load_dataset
+
+    data = load_dataset("digits")
+    np.testing.assert_array_equal(extra["feature_mean"], data.mean)
+    assert network.accuracy(data.test_x, data.test_y) == metrics["test_accuracy"]
+    assert (folder / "cost.png").read_bytes()[:4] == b"\x89PNG"
+    if HAS_DOT:
+        svg = (folder / "graph.svg").read_text()
+        assert "<svg" in svg and "W1" in svg and metrics["graph"] == "graph.svg"
+
+
+def test_every_option_reaches_the_run(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    status, out, err = run(
+        capsys, "train", "--model", "shallow", "--layers", "30,7,1", "--data", "breast-cancer", "--epochs", "7",
+        "--optimizer", "adam", "--init", "xavier", "--seed", "3", "--out", str(out_dir), "--quiet",
+    )
+    assert status == 0, err
+    config = json.loads((out_dir / "metrics.json").read_text())["config"]
+    assert config == {
+        "model": "shallow", "layers": [30, 7, 1], "data": "breast-cancer", "epochs": 7, "lr": cli.ADAM_LR,
+        "optimizer": "adam", "init": "xavier", "seed": 3, "redrawn_units": config["redrawn_units"],
+    }
+    network, _ = load_parameters(out_dir / "params.npz")
+    assert network.model == "shallow" and network.n_units == [30, 7, 1]
+    assert "epoch" not in err  # --quiet: no progress bar
+
+
+def test_lr_and_optimizer_choose_the_update(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--model", "logistic", "--data", "breast-cancer", "--epochs", "3",
+                         "--optimizer", "momentum", "--lr", "0.5", "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0, err
+    config = json.loads((tmp_path / "r" / "metrics.json").read_text())["config"]
+    assert config["lr"] == 0.5 and config["optimizer"] == "momentum"
+
+
+def test_dead_units_are_redrawn_and_reported_unless_kept(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--seed", "4", "--epochs", "2", "--out", str(tmp_path / "a"), "--quiet")
+    assert status == 0
+    assert "redrew 3 hidden unit(s) dead on every training sample" in err
+    redrawn = json.loads((tmp_path / "a" / "metrics.json").read_text())["config"]["redrawn_units"]
+    assert len(redrawn) == 3 and [4, 0] in redrawn
+    status, _, err = run(capsys, "train", "--seed", "4", "--epochs", "2", "--keep-dead-units", "--out", str(tmp_path / "b"), "--quiet")
+    assert status == 0 and "redrew" not in err
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]["redrawn_units"] == []
+
+
+def test_the_graph_is_skipped_not_fatal_when_it_cannot_be_drawn(tmp_path, capsys, monkeypatch):
+    import tinygraph.viz
+
+    def no_dot(*args, **kwargs):
+        raise tinygraph.viz.DotNotFoundError("render: the Graphviz program `dot` was not found")
+
+    monkeypatch.setattr(tinygraph.viz, "render", no_dot)
+    status, out, err = run(capsys, "train", "--model", "logistic", "--epochs", "2", "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0, err
+    assert "graph           skipped: render: the Graphviz program `dot` was not found" in out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["cost.png", "metrics.json", "params.npz"]
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["graph"].startswith("skipped: render:")
+
+    monkeypatch.setitem(sys.modules, "tinygraph.viz", None)  # as if viz were not written yet
+    status, out, _ = run(capsys, "train", "--model", "logistic", "--epochs", "2", "--out", str(tmp_path / "s"), "--quiet")
+    assert status == 0 and "graph           skipped: tinygraph.viz.render is unavailable" in out
+
+
+def test_an_existing_run_folder_is_kept_unless_overwrite(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "precious.txt").write_text("keep me")
+    status, _, err = run(capsys, "train", "--epochs", "2", "--out", str(out_dir), "--quiet")
+    assert_one_line_error(status, err, f"the run folder {out_dir} exists; choose another --out or pass --overwrite")
+    assert (out_dir / "precious.txt").read_text() == "keep me"
+    status, _, err = run(capsys, "train", "--epochs", "2", "--out", str(out_dir), "--overwrite", "--quiet")
+    assert status == 0, err
+    assert not (out_dir / "precious.txt").exists() and (out_dir / "params.npz").exists()
+
+
+def test_a_diverging_learning_rate_stops_with_the_epoch_and_writes_nothing(tmp_path, capsys):
+    status, out, err = run(capsys, "train", "--lr", "1e300", "--out", str(tmp_path / "run"), "--quiet")
+    assert status == 2
+    assert_one_line_error(status, errors_only(err), "training diverged at epoch", "of 1000", "the cost is")
+    assert "RuntimeWarning" not in err
+    assert list(tmp_path.iterdir()) == []  # no run folder, no half-written temporary one
+    assert out == ""
+
+
+def test_a_cost_that_rises_is_flagged(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--lr", "1000", "--epochs", "20", "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0
+    assert "warning: the cost rose from" in err and "the learning rate 1000 is probably too large" in err
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def write_h5(path, **arrays):
+    with h5py.File(path, "w") as f:
+        for key, value in arrays.items():
+            f[key] = value
+    return path
+
+
+def good_arrays(n_train=6, n_test=4):
+    rng = np.random.default_rng(0)
+    return {
+        "train_set_x": rng.integers(0, 256, size=(n_train, 2, 2, 3), dtype=np.uint8),
+        "train_set_y": np.array([0, 1] * (n_train // 2)),
+        "test_set_x": rng.integers(0, 256, size=(n_test, 2, 2, 3), dtype=np.uint8),
+        "test_set_y": np.array([[0, 1] * (n_test // 2)]),
+    }
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "--model", "resnet"], ["argument --model: invalid choice: 'resnet'"]),
+        (["train", "--data", "mnist"], ["unknown dataset 'mnist'; valid names are digits, breast-cancer"]),
+        (["train", "--layers", "30,5,1"], ["--layers starts with 30 inputs but digits has 64 features; start the list with 64"]),
+        (["train", "--model", "shallow", "--layers", "64,5,5,1"], ["--model shallow needs 3 layer sizes"]),
+        (["train", "--layers", "64,5,2"], ["the output layer of a binary classifier has 1 unit, got 2"]),
+        (["train", "--layers", "64,x,1"], ["expected comma-separated sizes like 64,5,5,5,3,1, got '64,x,1'"]),
+        (["train", "--lr", "0"], ["argument --lr: must be a positive number, got 0"]),
+        (["train", "--lr=-0.1"], ["argument --lr: must be a positive number, got -0.1"]),
+        (["train", "--lr", "nan"], ["argument --lr: must be a positive number, got nan"]),
+        (["train", "--lr", "fast"], ["argument --lr: expected a number, got 'fast'"]),
+        (["train", "--epochs", "0"], ["argument --epochs: must be at least 1, got 0"]),
+        (["train", "--seed=-1"], ["argument --seed: must be 0 or more, got -1"]),
+        (["train", "--optimizer", "sgd"], ["argument --optimizer: invalid choice: 'sgd'"]),
+        (["train", "--init", "zeros"], ["argument --init: invalid choice: 'zeros'"]),
+        (["check", "--model", "deep", "--layers", "10,1"], ["--layers starts with 10 inputs but digits has 64 features"]),
+        (["fly"], ["argument COMMAND: invalid choice: 'fly'"]),
+    ],
+)
+def test_bad_arguments_give_one_line_and_a_non_zero_exit(tmp_path, capsys, argv, fragments):
+    status, out, err = run(capsys, *argv, *(["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
+    assert_one_line_error(status, errors_only(err) or err, *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_hdf5_files(tmp_path, capsys):
+    cases = {}
+    cases["missing"] = (tmp_path / "nowhere.h5", "file not found")
+    not_h5 = tmp_path / "text.h5"
+    not_h5.write_text("not hdf5")
+    cases["not hdf5"] = (not_h5, "not an HDF5 file")
+    arrays = good_arrays()
+    cases["wrong keys"] = (
+        write_h5(tmp_path / "keys.h5", images=arrays["train_set_x"], labels=arrays["train_set_y"]),
+        "missing keys train_set_x, train_set_y",
+    )
+    bad_shape = dict(arrays, train_set_y=np.array([0, 1, 0]))
+    cases["wrong shapes"] = (write_h5(tmp_path / "shapes.h5", **bad_shape), "expected 6 labels")
+    bad_labels = dict(arrays, train_set_y=np.array([0, 1, 2, 0, 1, 0]))
+    cases["labels not 0/1"] = (write_h5(tmp_path / "labels.h5", **bad_labels), "must hold only 0/1 labels, found 2")
+    for what, (path, fragment) in cases.items():
+        status, _, err = run(capsys, "train", "--data", str(path), "--out", str(tmp_path / "run"), "--quiet")
+        assert_one_line_error(status, err, fragment)
+        assert not (tmp_path / "run").exists(), what
+
+
+def test_a_good_hdf5_file_trains(tmp_path, capsys):
+    path = write_h5(tmp_path / "toy.h5", **good_arrays(n_train=20, n_test=6))
+    status, out, err = run(capsys, "train", "--data", str(path), "--model", "logistic", "--epochs", "5", "--out", str(tmp_path / "run"), "--quiet")
+    assert status == 0, err
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["config"]["layers"] == [12, 1]
+
+
+# --------------------------------------------------------------------------- check
+
+
+def parse_check(out):
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0][:1] in "Wb" and parts[0][1:].isdigit():
+            shape = line[7:17].strip()
+            numbers = line[17:].split()
+            rows[parts[0]] = (shape, [float(x) for x in numbers])
+    return rows
+
+
+def test_check_prints_autograd_hand_and_finite_differences_per_parameter(capsys):
+    status, out, err = run(capsys, "check", "--model", "deep")
+    assert status == 0, out + err
+    rows = parse_check(out)
+    assert list(rows) == ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4", "W5", "b5"]
+    assert rows["W1"][0] == "(5, 64)" and rows["b5"][0] == "(1, 1)"
+    for name, (_, (largest, to_hand, to_fd, rel_hand, rel_fd)) in rows.items():
+        assert largest > 0 and to_hand <= 1e-10 * largest and rel_hand <= 1e-10 and rel_fd <= 1e-6, name
+    assert "autograd, hand-derived and finite differences agree" in out
+    assert "max |auto-hand|" in out and "max |auto-fd|" in out
+
+
+def test_check_other_models_and_data(capsys):
+    for argv in (["--model", "logistic", "--data", "breast-cancer"], ["--model", "shallow", "--samples", "5", "--init", "xavier"]):
+        status, out, _ = run(capsys, "check", *argv)
+        assert status == 0 and "agree" in out
+
+
+def test_check_reports_a_wrong_gradient(capsys, monkeypatch):
+    real = nets.cost_and_gradients
+
+    def off_by_a_little(parameters, X, Y, **kwargs):
+        cost, grads = real(parameters, X, Y, **kwargs)
+        grads["dW2"] = grads["dW2"] * (1 + 1e-6)
+        return cost, grads
+
+    monkeypatch.setattr(nets, "cost_and_gradients", off_by_a_little)
+    status, out, _ = run(capsys, "check", "--model", "deep")
+    assert status == 1 and "DISAGREE" in out
+
+
+def test_check_compares_exact_relu_zeros_one_sided(capsys):
+    # The default check meets exact zeros on digits (zero biases behind a dead unit):
+    # there central differences average two slopes, so those elements are compared
+    # one-sided, and the check says which they were.
+    status, out, _ = run(capsys, "check", "--model", "deep")
+    assert status == 0
+    note = [line for line in out.splitlines() if line.startswith("note:")]
+    assert note and "ReLU input that sits exactly at 0" in note[0]
+
+
+# --------------------------------------------------------------------------- the installed command
+
+
+def installed_command():
+    path = Path(sys.executable).with_name("tinygraph")
+    assert path.exists(), f"the `tinygraph` command is not installed next to {sys.executable}"
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "argv, status, fragment",
+    [
+        (["train", "--model", "resnet"], 2, "invalid choice: 'resnet'"),
+        (["train", "--lr", "0"], 2, "must be a positive number, got 0"),
+        (["train", "--data", "no/such/file.h5"], 1, "file not found: no/such/file.h5"),
+    ],
+)
+def test_installed_command_exit_codes_and_one_line_errors(tmp_path, argv, status, fragment):
+    result = subprocess.run([installed_command(), *argv], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == status
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("tinygraph: error: "), result.stderr
+    assert fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_installed_command_trains(tmp_path):
+    result = subprocess.run(
+        [installed_command(), "train", "--model", "logistic", "--epochs", "5", "--quiet", "--out", "r"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout and (tmp_path / "r" / "params.npz").exists()
+    accuracy = float(result.stdout.split("test accuracy")[1].split()[0])
+    assert 0 <= accuracy <= 1 and not math.isnan(accuracy)

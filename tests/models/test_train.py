@@ -1,0 +1,207 @@
+"""The training loop and the run folder (models/train.py)."""
+
+import json
+import math
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from tinygraph_models import hand, nets, train
+from tinygraph_models.data import load_dataset
+from tinygraph_models.init import initialize_parameters
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_dataset("breast-cancer")
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@pytest.mark.parametrize("model, units", [("logistic", [30, 1]), ("shallow", [30, 4, 1]), ("deep", [30, 5, 3, 1])])
+def test_gd_training_follows_the_hand_written_loop(cancer, model, units):
+    # The same start, the same data: tinygraph's loop and hand.train must walk the same path.
+    start = initialize_parameters(units, "he", seed=2)
+    net = nets.Network(model, start)
+    history = train.train(net, cancer, epochs=25, lr=0.05)
+    trained, costs = hand.train(start, cancer.train_x, cancer.train_y, learning_rate=0.05, n_epochs=25)
+    np.testing.assert_allclose(history.costs, costs[:-1], rtol=1e-10)
+    assert history.final_cost == pytest.approx(float(costs[-1]), rel=1e-10)
+    for name, value in trained.items():
+        np.testing.assert_allclose(net.state()[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    # the start is not touched (the Network copied it)
+    np.testing.assert_array_equal(start["W1"], initialize_parameters(units, "he", seed=2)["W1"])
+
+
+def test_history_reports_every_epoch_and_the_accuracies(cancer):
+    net = nets.build("logistic", [30, 1], seed=0)
+    seen = []
+    history = train.train(net, cancer, epochs=40, lr=0.1, progress=lambda epoch, cost: seen.append((epoch, cost)))
+    assert [e for e, _ in seen] == list(range(1, 41))
+    assert [c for _, c in seen] == history.costs
+    assert history.costs[0] == pytest.approx(nets.build("logistic", [30, 1], seed=0).cost(cancer.train_x, cancer.train_y).item())
+    assert history.final_cost < history.costs[-1] < history.costs[0]
+    assert history.train_accuracy == net.accuracy(cancer.train_x, cancer.train_y)
+    assert history.test_accuracy == net.accuracy(cancer.test_x, cancer.test_y)
+    assert history.seconds > 0
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_other_optimizers_lower_the_cost(cancer, optimizer):
+    net = nets.build("deep", [30, 5, 5, 5, 3, 1], seed=1, alive_on=cancer.train_x)
+    history = train.train(net, cancer, epochs=150, lr=0.01 if optimizer == "adam" else 0.1, optimizer=optimizer)
+    assert history.final_cost < 0.5 * history.costs[0]
+
+
+def test_a_learning_rate_that_blows_up_stops_at_the_epoch_it_happens(cancer):
+    net = nets.build("deep", [30, 5, 5, 5, 3, 1], seed=0)
+    with pytest.raises(train.TrainingDiverged, match=r"training diverged at epoch (\d+) of 100: the cost is (nan|inf)") as info:
+        train.train(net, cancer, epochs=100, lr=1e300)
+    epoch = int(info.value.args[0].split("epoch ")[1].split(" ")[0])
+    assert 1 < epoch <= 100  # the first cost is finite; the updates break it
+    assert "1e+300" in str(info.value)
+
+
+def test_no_numpy_warnings_on_the_way_to_divergence(cancer, recwarn):
+    with pytest.raises(train.TrainingDiverged):
+        train.train(nets.build("deep", [30, 5, 5, 5, 3, 1], seed=0), cancer, epochs=50, lr=1e300)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0, "lr": 0.1}, "epochs must be a positive integer, got 0"),
+        ({"epochs": 2.5, "lr": 0.1}, "epochs must be a positive integer, got 2.5"),
+        ({"epochs": True, "lr": 0.1}, "epochs must be a positive integer"),
+        ({"epochs": 5, "lr": 0.0}, "lr must be a positive finite number, got 0.0"),
+        ({"epochs": 5, "lr": -1.0}, "lr must be a positive finite number"),
+        ({"epochs": 5, "lr": float("nan")}, "lr must be a positive finite number"),
+        ({"epochs": 5, "lr": 0.1, "optimizer": "sgd"}, "unknown optimizer 'sgd'; choose one of gd, momentum, adam"),
+    ],
+)
+def test_bad_settings_are_refused(cancer, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train.train(nets.build("logistic", [30, 1]), cancer, **kwargs)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_parameters_round_trip_without_pickles(cancer, tmp_path):
+    net = nets.build("deep", [30, 5, 5, 5, 3, 1], seed=3)
+    path = tmp_path / "params.npz"
+    train.save_parameters(path, net, cancer)
+    with np.load(path, allow_pickle=False) as f:
+        assert all(f[k].dtype != object for k in f.files)
+        np.testing.assert_array_equal(f["feature_mean"], cancer.mean)
+        np.testing.assert_array_equal(f["feature_std"], cancer.std)
+        assert f["n_units"].tolist() == [30, 5, 5, 5, 3, 1] and str(f["model"]) == "deep"
+    loaded, extra = train.load_parameters(path)
+    assert loaded.model == "deep" and loaded.n_units == net.n_units
+    for name, value in net.state().items():
+        np.testing.assert_array_equal(loaded.state()[name], value)
+    np.testing.assert_array_equal(loaded.predict(cancer.test_x), net.predict(cancer.test_x))
+    assert float(extra["feature_scale"]) == 1.0
+
+
+def test_a_failed_save_leaves_the_old_file_and_no_debris(cancer, tmp_path, monkeypatch):
+    path = tmp_path / "params.npz"
+    old = nets.build("logistic", [30, 1], seed=0)
+    train.save_parameters(path, old, cancer)
+    before = path.read_bytes()
+
+    def broken_savez(file, **arrays):
+        file.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        train.save_parameters(path, nets.build("logistic", [30, 1], seed=1), cancer)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.npz"]
+
+
+def test_written_files_get_the_usual_permissions(cancer, tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        folder = train.RunFolder(tmp_path / "run", overwrite=False)
+        train.save_parameters(folder.path("params.npz"), nets.build("logistic", [30, 1]), cancer)
+        out = folder.commit()
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "params.npz").stat().st_mode) == 0o644
+
+
+def test_load_parameters_refuses_other_files(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, W1=np.ones((1, 2)), b1=np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="not a tinygraph parameter file, it lacks n_units, model"):
+        train.load_parameters(other)
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a readable parameter file"):
+        train.load_parameters(text)
+    mismatched = tmp_path / "mismatched.npz"
+    np.savez(mismatched, W1=np.ones((1, 2)), b1=np.zeros((1, 1)), n_units=np.array([3, 1]), model=np.array("logistic"))
+    with pytest.raises(ValueError, match=r"saved layer sizes \[3, 1\] do not match the weights \[2, 1\]"):
+        train.load_parameters(mismatched)
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, n_units=np.array([2, 1]), model=np.array([{"a": 1}], dtype=object), W1=np.ones((1, 2)), b1=np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="not a readable parameter file"):
+        train.load_parameters(path)
+
+
+def test_run_folder_appears_only_on_commit(tmp_path):
+    out = tmp_path / "run"
+    folder = train.RunFolder(out, overwrite=False)
+    folder.path("a.txt").write_text("a")
+    assert not out.exists()
+    assert folder.commit() == out and (out / "a.txt").read_text() == "a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_run_folder_is_not_overwritten_unless_asked(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    with pytest.raises(FileExistsError, match="exists; choose another --out or pass --overwrite"):
+        train.RunFolder(out, overwrite=False)
+    folder = train.RunFolder(out, overwrite=True)
+    folder.path("new.txt").write_text("new")
+    assert (out / "keep.txt").exists()  # replaced only at commit
+    folder.commit()
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_abandoned_run_leaves_nothing(tmp_path):
+    folder = train.RunFolder(tmp_path / "run", overwrite=False)
+    folder.path("x").write_text("x")
+    folder.abandon()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_folder_over_a_file_is_refused(tmp_path):
+    (tmp_path / "run").write_text("a file")
+    with pytest.raises(FileExistsError, match="is not a folder"):
+        train.RunFolder(tmp_path / "run", overwrite=True)
+
+
+def test_cost_curve_and_metrics_files(cancer, tmp_path):
+    net = nets.build("logistic", [30, 1], seed=0)
+    history = train.train(net, cancer, epochs=20, lr=0.1)
+    train.save_cost_curve(tmp_path / "cost.png", history.costs, "a title")
+    assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    train.write_metrics(tmp_path / "metrics.json", train.metrics_of(history, {"lr": 0.1}))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 20 and metrics["config"] == {"lr": 0.1}
+    assert metrics["cost_every_epoch"] == history.costs and metrics["first_cost"] == history.costs[0]
+    assert metrics["test_accuracy"] == history.test_accuracy and math.isfinite(metrics["final_cost"])
