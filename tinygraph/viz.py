@@ -17,6 +17,7 @@ import html
 import inspect
 import os
 import tempfile
+import weakref
 from pathlib import Path
 
 import graphviz
@@ -93,14 +94,14 @@ _GRAPH_ATTR = {
 # Big pictures trade a little polish for time: dot's x-placement (network simplex)
 # and crossing minimisation are capped. Thresholds are drawn nodes.
 _SPEED_ATTR = (
-    (5000, {"nslimit": "0.01", "mclimit": "0.2"}),
+    (5000, {"nslimit": "0", "mclimit": "0.2"}),
     (1000, {"nslimit": "0.1", "mclimit": "0.5"}),
 )
 _NODE_ATTR = {"fontname": _FONT, "fontsize": "11", "color": "#9AA3AF", "penwidth": "1"}
 _OPERAND_INK = "#3F74B5"
 # The side of an op node where its inputs arrive, for each direction of flow.
 _ENTRY_SIDE = {"LR": "w", "RL": "e", "TB": "n", "BT": "s"}
-_EDGE_ATTR = {"color": "#6B7280", "arrowsize": "0.6", "penwidth": "0.9", "fontname": _FONT, "fontsize": "9"}
+_EDGE_ATTR = {"color": "#6B7280", "arrowsize": "0.6", "penwidth": "0.9"}
 
 
 class DotNotFoundError(graphviz.ExecutableNotFound):
@@ -180,7 +181,7 @@ def _rows(lines) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{body}</TABLE>>'
 
 
-_param_names_cache: dict = {}
+_param_names_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # user op classes may come and go
 
 
 def _operand_names(op: Op) -> tuple:
@@ -606,6 +607,10 @@ def _op_label(title: str, formulas, operands=(), rankdir: str = "LR") -> str:
     ports = [f'<TD PORT="p{i}">{_font(_esc(name), size=8, color=_OPERAND_INK)}</TD>' for i, name in enumerate(operands)]
     n = len(ports)
     if rankdir in ("LR", "RL"):
+        # The first operand at the bottom: dot seeds its order from the declaration
+        # order and keeps name-scope clusters as blocks, so a layer's input (the last
+        # operand of W @ X) arrives from above the block, its parameters from inside.
+        ports.reverse()
         main = f'<TD ROWSPAN="{n}" CELLPADDING="2">{body}</TD>'
         first = ports[0] + main if rankdir == "LR" else main + ports[0]
         rows = [first] + ports[1:]
@@ -686,12 +691,16 @@ def draw(
 
     Every tensor is a record with its name, shape and dtype; every op is an oval
     named after it, with edges following the data: input tensors -> op -> output.
-    Parameters (leaves that require grad) are amber, inputs and constants blue-grey,
-    intermediate results white; the root has a heavy border. Unnamed results are
-    called after their op ("matmul out"), unnamed one-element constants show their
-    value ("1.0"). Where the order of operands matters (``matmul``, ``sub``, ``div``,
-    the losses, user ops), each input edge is labelled with the operand's name in the
-    op's ``forward`` (``x``, ``y``, ``y_hat``...), the names its formulas use. Ops and
+    Parameters (leaves that require grad) are amber, named inputs blue-grey, unnamed
+    constants paler, intermediate results white; the root has a heavy border.
+    Unnamed results are called after their op ("matmul out"); an unnamed
+    one-element constant shows its value ("1.0") and is drawn once per use, next to
+    the op that reads it. Where the order of operands matters (``matmul``, ``sub``,
+    ``div``, the losses, user ops), the op's oval has one small port per operand,
+    named as in its ``forward`` (``x``, ``y``, ``y_hat``: the names its formulas use),
+    and each input edge ends at its port; left to right, the first operand's port is
+    the lowest, so a layer's input ``X`` of ``W @ X`` comes straight along the
+    picture's spine while ``W`` joins from below. ``x * x`` draws two edges. Ops and
     leaves made inside ``tg.name_scope`` are drawn inside a cluster per scope (nested
     scopes, nested clusters).
 
@@ -721,7 +730,10 @@ def draw(
         Direction of the data flow: left to right by default, "TB" top to bottom.
     max_nodes : int
         Refuse (ValueError) to draw a picture of more nodes (ops plus tensors, after
-        ``collapse``) than this: Graphviz would take long and the picture be unreadable.
+        ``collapse``) than this: the picture would be unreadable and slow to lay out.
+        Above 1,000 and 5,000 nodes dot is told to spend less effort on placement
+        (``nslimit``, ``mclimit``); 10,000 nodes lay out in seconds, but thousands of
+        name scopes (clusters) take dot minutes: use ``collapse`` for those.
     collapse : {False, True, "scopes", "chains"}
         Merge repeated structure. ``"scopes"``: each innermost name scope holding ops
         becomes one box listing its ops and hidden parameters, outer scopes stay
@@ -787,21 +799,20 @@ def draw(
         caption.append(_font(_esc(note), size=10, color=_MUTED))
     if caption:
         graph_attr["label"] = "<" + "<BR/>".join(caption) + ">"
-    dot = graphviz.Digraph(
-        name="tinygraph", graph_attr=graph_attr, node_attr=_NODE_ATTR, edge_attr=_EDGE_ATTR
-    )
+    dot = graphviz.Digraph(name="tinygraph", graph_attr=graph_attr, node_attr=_NODE_ATTR, edge_attr=_EDGE_ATTR)
 
-    # Node statements, grouped by the cluster they belong to (None: outside any).
-    by_scope: dict = {}
-    place: dict = {}
+    # Statements are written as DOT text here rather than through Digraph.node/edge:
+    # every attribute value is ours and every label is escaped HTML, so nothing needs
+    # graphviz's per-call quoting, which cost most of draw()'s time on big graphs.
+    by_scope: dict = {}  # cluster (None: outside any) -> its node statements
+    place: dict = {}  # node id -> its cluster
 
-    def put(scope, node_id, label, **attrs):
+    def put(scope, node_id, label, attrs):
         scope = picture.placement(scope)
         place[node_id] = scope
-        by_scope.setdefault(scope, []).append((node_id, label, attrs))
+        by_scope.setdefault(scope, []).append(f"{node_id} [label={label} {attrs}]")
 
     def tensor_node(item, node_id, scope, name, made_up, kind, shape, dtype):
-        fill, border = _STYLE[kind]
         value = values.get(item)
         value_text = None
         if value is not None and not (kind == "const" and not made_up):  # "1.0" already shows its value
@@ -809,13 +820,11 @@ def draw(
         grad = grads.get(item)
         grad_text = None if grad is None else _grad_summary(grad)
         grad_name = "grad" if made_up or name is None else f"d{name}"
-        attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": border, "margin": "0.06,0.03"}
+        attrs = _ROOT_ATTRS[kind] if item is picture.root or item is picture.root_node else _TENSOR_ATTRS[kind]
         if item in picture.spine:
-            attrs["group"] = "spine"
-        if item is picture.root or item is picture.root_node:
-            attrs.update(penwidth="2.2", color=_INK)
+            attrs += _SPINE
         label = _tensor_label(_name_html(name, made_up), shape, dtype, value_text, grad_text, grad_name)
-        put(scope, node_id, label, **attrs)
+        put(scope, node_id, label, attrs)
 
     for leaf, node_id in picture.leaf_ids.items():
         if not picture.leaf_drawn[leaf]:
@@ -823,15 +832,11 @@ def draw(
         name, made_up = _leaf_name(leaf)
         tensor_node(leaf, node_id, picture.leaf_scope[leaf], name, made_up, _leaf_kind(leaf), leaf.shape, leaf.dtype)
 
-    op_fill, op_border = _STYLE["op"]
-    op_attrs = {"shape": "ellipse", "style": "filled", "fillcolor": op_fill, "color": op_border, "margin": "0.04,0.02"}
     for op in picture.ops:
         unit = picture.unit[op]
         if unit not in picture.collapsed_units:
             label = _op_label(op.name, _formulas(op) if show_formulas else (), _operand_labels(op), rankdir)
-            # ordering=in keeps the operands in order (x above y in LR) where dot can.
-            extra = {"group": "spine"} if op in picture.spine else {}
-            put(op.scope, unit, label, **extra, **op_attrs)
+            put(op.scope, unit, label, _OP_ATTRS + _SPINE if op in picture.spine else _OP_ATTRS)
         if picture.out_drawn[op]:
             made_up = op.label is None
             name = f"{op.name} out" if made_up else op.label
@@ -840,22 +845,54 @@ def draw(
     for chain, members in picture.chains.items():
         first = members[0]
         label = _op_label(f"{first.name} ×{len(members)}", _formulas(first) if show_formulas else ())
-        put(first.scope, chain, label, **dict(op_attrs, peripheries="2"))
+        put(first.scope, chain, label, _CHAIN_ATTRS)
 
-    box_fill, box_border = _STYLE["box"]
     for box, (scope, members) in picture.boxes.items():
         hidden = [leaf for leaf, home in picture.leaf_home.items() if home == box and not picture.leaf_drawn[leaf]]
-        box_attrs = {"shape": "box3d", "style": "filled", "fillcolor": box_fill, "color": box_border, "margin": "0.1,0.05"}
-        put(scope, box, _box_label(scope, members, hidden), **box_attrs)
+        put(scope, box, _box_label(scope, members, hidden), _BOX_ATTRS)
 
-    _emit_clusters(dot, by_scope)
-    _emit_edges(dot, picture, place, rankdir)
+    body = dot.body
+    _emit_clusters(body, by_scope)
+    _emit_edges(body, picture, place, rankdir)
     if legend:
-        _emit_legend(dot, picture.tensor_id(picture.root_node if picture.root_node is not None else root))
+        _emit_legend(body, picture.tensor_id(picture.root_node if picture.root_node is not None else root))
     return dot
 
 
-def _emit_clusters(dot: graphviz.Digraph, by_scope: dict) -> None:
+def _attr_text(attrs: dict) -> str:
+    return " ".join(f'{key}="{value}"' for key, value in attrs.items())
+
+
+def _tensor_attrs(kind: str, **extra) -> str:
+    fill, border = _STYLE[kind]
+    attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": border, "margin": "0.06,0.03"}
+    return _attr_text({**attrs, **extra})
+
+
+_TENSOR_ATTRS = {kind: _tensor_attrs(kind) for kind in ("param", "input", "const", "tensor")}
+_ROOT_ATTRS = {kind: _tensor_attrs(kind, color=_INK, penwidth="2.2") for kind in _TENSOR_ATTRS}
+_OP_ATTRS = _attr_text(
+    {"shape": "ellipse", "style": "filled", "fillcolor": _STYLE["op"][0], "color": _STYLE["op"][1], "margin": "0.04,0.02"}
+)
+_CHAIN_ATTRS = _OP_ATTRS + ' peripheries="2"'  # a double border: several ops in one
+_BOX_ATTRS = _attr_text(
+    {"shape": "box3d", "style": "filled", "fillcolor": _STYLE["box"][0], "color": _STYLE["box"][1], "margin": "0.1,0.05"}
+)
+# dot draws the nodes of one group on a straight line where it can.
+_SPINE = ' group="spine"'
+_CLUSTER_ATTRS = _attr_text(
+    {"style": "rounded,filled", "fillcolor": "#F7F8FA", "color": "#C3CAD5", "fontcolor": _MUTED, "fontsize": "11",
+     "labeljust": "l", "margin": "10"}
+)  # fmt: skip
+
+
+def _cluster_id(scope: str) -> str:
+    # Scope names may hold any character but '/'; quotes and backslashes would end or
+    # escape a quoted DOT id, so they become '_' here (the label keeps the real name).
+    return '"cluster_' + scope.replace("\\", "_").replace('"', "_") + '"'
+
+
+def _emit_clusters(body: list, by_scope: dict) -> None:
     """Write node statements, each scope as a cluster nested in its parent scope's."""
     children: dict = {}
     for scope in by_scope:
@@ -867,40 +904,30 @@ def _emit_clusters(dot: graphviz.Digraph, by_scope: dict) -> None:
             siblings.append(scope)
             scope = parent
 
-    def fill(graph, scope):
-        # dot's crossing minimisation keeps clusters as blocks and seeds the order from
-        # the declaration order; declaring the later scopes first, and a scope's own
-        # nodes after its clusters, makes each block's input arrive from below, where
-        # the last operand's port is (W @ X: the layer's input X is matmul's y).
-        for child in reversed(children.get(scope, ())):
-            with graph.subgraph(name=f"cluster_{child}") as cluster:
-                cluster.attr(
-                    label=f"<<B>{_esc(child.rpartition('/')[2])}</B>>",
-                    style="rounded,filled",
-                    fillcolor="#F7F8FA",
-                    color="#C3CAD5",
-                    fontcolor=_MUTED,
-                    fontsize="11",
-                    labeljust="l",
-                    margin="10",
-                )
-                fill(cluster, child)
-        for node_id, label, attrs in by_scope.get(scope, ()):
-            graph.node(node_id, label, **attrs)
+    def fill(scope, indent):
+        body.extend(f"{indent}{statement}\n" for statement in by_scope.get(scope, ()))
+        for child in children.get(scope, ()):
+            body.append(f"{indent}subgraph {_cluster_id(child)} {{\n")
+            label = f"<<B>{_esc(child.rpartition('/')[2])}</B>>"
+            body.append(f"{indent}\tgraph [label={label} {_CLUSTER_ATTRS}]\n")
+            fill(child, indent + "\t")
+            body.append(f"{indent}}}\n")
 
-    fill(dot, None)
+    fill(None, "\t")
 
 
-def _emit_edges(dot: graphviz.Digraph, picture: _Picture, place: dict, rankdir: str) -> None:
+def _emit_edges(body: list, picture: _Picture, place: dict, rankdir: str) -> None:
     side = _ENTRY_SIDE[rankdir]
+    append = body.append
 
-    def edge(tail, head, **attrs):
-        if place[tail] != place[head.partition(":")[0]]:
+    def edge(tail, head, port=""):
+        if place[tail] != place[head]:
             # An edge that crosses a cluster border spans two ranks, so a layer's
             # parameters get a rank of their own instead of sharing one with the
             # previous layer's output, which would stack the clusters as a staircase.
-            attrs["minlen"] = "2"
-        dot.edge(tail, head, **attrs)
+            append(f"\t{tail} -> {head}{port} [minlen=2]\n")
+        else:
+            append(f"\t{tail} -> {head}{port}\n")
 
     collapsed = picture.collapsed_units
     seen_into_collapsed = set()
@@ -921,7 +948,7 @@ def _emit_edges(dot: graphviz.Digraph, picture: _Picture, place: dict, rankdir: 
                     edge(source, unit)
         elif _operand_labels(op):
             for i, parent in enumerate(picture.inputs[op]):
-                edge(picture.tensor_id(parent), f"{unit}:p{i}:{side}")
+                edge(picture.tensor_id(parent), unit, f":p{i}:{side}")
         else:
             for parent in picture.inputs[op]:
                 edge(picture.tensor_id(parent), unit)
@@ -929,7 +956,7 @@ def _emit_edges(dot: graphviz.Digraph, picture: _Picture, place: dict, rankdir: 
             edge(unit, picture.tensor_id(op))
 
 
-def _emit_legend(dot: graphviz.Digraph, after: str) -> None:
+def _emit_legend(body: list, after: str) -> None:
     """One small table node just after the root, so the key costs little layout room."""
     rows = []
     for kind, text in (("param", "parameter"), ("input", "input"), ("const", "constant"), ("tensor", "result"), ("op", "op")):
@@ -939,9 +966,9 @@ def _emit_legend(dot: graphviz.Digraph, after: str) -> None:
             f'<TD ALIGN="LEFT">{_font(text, size=9, color=_MUTED)}</TD></TR>'
         )
     label = f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="1">{"".join(rows)}</TABLE>>'
-    dot.node("legend", label, shape="box", style="rounded", color="#C3CAD5", margin="0.05")
+    body.append(f'\tlegend [label={label} shape="box" style="rounded" color="#C3CAD5" margin="0.05"]\n')
     # An invisible edge places the key after the root (rank=sink is ignored under newrank).
-    dot.edge(after, "legend", style="invis")
+    body.append(f'\t{after} -> legend [style="invis"]\n')
 
 
 # ----------------------------------------------------------------- files
