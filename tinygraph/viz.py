@@ -606,11 +606,12 @@ def _op_label(title: str, formulas, operands=(), rankdir: str = "LR") -> str:
     body = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{inner}</TABLE>'
     ports = [f'<TD PORT="p{i}">{_font(_esc(name), size=8, color=_OPERAND_INK)}</TD>' for i, name in enumerate(operands)]
     n = len(ports)
+    # The first operand's port comes last in dot's order within a rank (lowest when
+    # flowing left to right, rightmost top to bottom): dot keeps a name-scope cluster
+    # as a block and places edges from outside it first, so a layer's input (the last
+    # operand of W @ X) reaches its port without crossing the parameter's edge.
+    ports.reverse()
     if rankdir in ("LR", "RL"):
-        # The first operand at the bottom: dot seeds its order from the declaration
-        # order and keeps name-scope clusters as blocks, so a layer's input (the last
-        # operand of W @ X) arrives from above the block, its parameters from inside.
-        ports.reverse()
         main = f'<TD ROWSPAN="{n}" CELLPADDING="2">{body}</TD>'
         first = ports[0] + main if rankdir == "LR" else main + ports[0]
         rows = [first] + ports[1:]
