@@ -699,9 +699,9 @@ def draw(
     the op that reads it. Where the order of operands matters (``matmul``, ``sub``,
     ``div``, the losses, user ops), the op's oval has one small port per operand,
     named as in its ``forward`` (``x``, ``y``, ``y_hat``: the names its formulas use),
-    and each input edge ends at its port; left to right, the first operand's port is
-    the lowest, so a layer's input ``X`` of ``W @ X`` comes straight along the
-    picture's spine while ``W`` joins from below. ``x * x`` draws two edges. Ops and
+    and each input edge ends at its port; the first operand's port is the lowest
+    (the rightmost top to bottom), so a layer's input ``X`` of ``W @ X`` comes
+    straight along the picture's spine while ``W`` joins from the side. ``x * x`` draws two edges. Ops and
     leaves made inside ``tg.name_scope`` are drawn inside a cluster per scope (nested
     scopes, nested clusters).
 
