@@ -422,8 +422,6 @@ def _set_retained(node: Op, g, handed: set) -> None:
 
 def check_seed(root, grad, *, create_graph: bool):
     """The gradient that starts backward at ``root``: ones for a scalar, else ``grad`` checked."""
-    from tinygraph.tensor import Tensor
-
     if grad is None:
         if root.data.size != 1:
             raise ValueError(
@@ -431,7 +429,11 @@ def check_seed(root, grad, *, create_graph: bool):
                 "(one-element) root, so reduce it first (e.g. .sum() or .mean()) or pass grad= of that shape"
             )
         seed = np.ones(root.shape, dtype=root.dtype)
-    else:
+        if not create_graph:
+            return seed
+    from tinygraph.tensor import Tensor  # here, not at the top: tensor imports this module
+
+    if grad is not None:
         seed = grad.data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(seed, Tensor):
             seed = np.asarray(seed, dtype=root.dtype)

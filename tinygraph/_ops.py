@@ -40,7 +40,7 @@ def _sigmoid(x):
 def _clamp_min(v, low: float):
     """max(v, low) for arrays; for Tensors the same as a masked blend, whose derivative
     is 1 above ``low`` and 0 below it."""
-    if isinstance(v, np.ndarray):
+    if isinstance(v, (np.ndarray, np.generic)):
         return np.maximum(v, low)
     above = v.data > low
     return v * above + (~above).astype(v.dtype) * low
@@ -450,27 +450,30 @@ def _check_targets(name: str, pred: np.ndarray, y: np.ndarray, pred_name: str):
         )
     if pred.size == 0:
         raise ValueError(f"{name}: the inputs are empty (shape {fmt(pred.shape)})")
-    outside = ~((y >= 0) & (y <= 1))  # NaN counts as outside
-    if outside.any():
+    if not (y.min() >= 0 and y.max() <= 1):  # written so that NaN fails too
+        outside = ~((y >= 0) & (y <= 1))
         raise ValueError(f"{name}: targets must lie in [0, 1]; got {y[outside][:3].tolist()}")
 
 
 def _clipped_log(v):
-    with np.errstate(divide="ignore"):
-        return np.maximum(np.log(v), _LOG_FLOOR)
+    """log(v) clipped below at -100, as the forward of the cross-entropy computes it."""
+    if isinstance(v, (np.ndarray, np.generic)):  # 0-d arithmetic gives numpy scalars
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.log(v), _LOG_FLOOR)
+    return _clamp_min(np.log(v), _LOG_FLOOR)
 
 
 class BinaryCrossEntropy(Op):
     """mean(-(y log y_hat + (1 - y) log(1 - y_hat))) for probabilities y_hat."""
 
     name = "binary_cross_entropy"
-    formula = ("dy_hat = g * (y_hat - y) / (y_hat (1 - y_hat)) / N", "dy = g * (log(1 - y_hat) - log(y_hat)) / N")
+    formula = ("dy_hat = g * (y_hat - y) / (y_hat * (1 - y_hat)) / N", "dy = g * (log(1 - y_hat) - log(y_hat)) / N")
     saves = ("y_hat", "y")
     __slots__ = ()
 
     def forward(self, y_hat, y):
         _check_targets(self.name, y_hat, y, "y_hat")
-        if not ((y_hat >= 0) & (y_hat <= 1)).all():  # NaN counts as outside
+        if not (y_hat.min() >= 0 and y_hat.max() <= 1):  # written so that NaN fails too
             raise ValueError(
                 f"{self.name}: y_hat must be probabilities in [0, 1] (got min {y_hat.min():.6g}, max {y_hat.max():.6g}); "
                 "for raw scores use binary_cross_entropy_with_logits"
@@ -485,7 +488,7 @@ class BinaryCrossEntropy(Op):
             spread = _clamp_min(y_hat * (1.0 - y_hat), _DENOMINATOR_FLOOR)
             dy_hat = g * (y_hat - y) / spread / n
         if self.needs[1]:
-            dy = g * (np.log(1.0 - y_hat) - np.log(y_hat)) / n
+            dy = g * (_clipped_log(1.0 - y_hat) - _clipped_log(y_hat)) / n
         return dy_hat, dy
 
 

@@ -81,19 +81,22 @@ def sum_to_shape(grad, shape: tuple, *, op: str = "backward", index: int = 0):
     if gshape == shape:
         return grad
     lead = len(gshape) - len(shape)
-    if lead < 0 or any(s != 1 and s != g for s, g in zip(shape, gshape[lead:])):
-        raise ValueError(
-            f"{op}: the gradient for input {index} has shape {fmt(gshape)}, "
-            f"which does not reduce to the input's shape {fmt(shape)}"
-        )
-    if lead:
-        grad = grad.sum(axis=tuple(range(lead)))
-    kept = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
-    if kept:
-        grad = grad.sum(axis=kept, keepdims=True)
-    if isinstance(grad, np.generic):  # numpy reduces an array to () as a scalar, not an array
-        grad = np.asarray(grad)
-    return grad
+    if lead >= 0:
+        axes = list(range(lead))  # axes broadcasting added in front
+        for i, size in enumerate(shape):
+            if size != gshape[lead + i]:
+                if size != 1:
+                    break
+                axes.append(lead + i)  # axes that were 1 and got stretched
+        else:
+            # One reduction for both kinds of axes; keepdims keeps even a full
+            # reduction an array (not a numpy scalar), and reshape drops the front axes.
+            summed = grad.sum(axis=tuple(axes), keepdims=True)
+            return summed.reshape(shape) if lead else summed
+    raise ValueError(
+        f"{op}: the gradient for input {index} has shape {fmt(gshape)}, "
+        f"which does not reduce to the input's shape {fmt(shape)}"
+    )
 
 
 def broadcast_to(value, shape: tuple):
