@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--show-grads", action="store_true", help="run backward and show the gradients")
     render.add_argument("--formulas", action="store_true", help="show each op's backward rule")
     render.add_argument("--format", choices=["svg", "png", "pdf"], default="svg")
+    render.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="LR", help="layout direction (default: LR, left to right)")
     render.add_argument("--out", type=Path, default=Path("graphs"), help="output folder (default: graphs)")
     return parser
 

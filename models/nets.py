@@ -108,8 +108,9 @@ class Network:
 
     def forward(self, X) -> tg.Tensor:
         """A_L = sigmoid(Z_L): the predicted probability of class 1 for each sample."""
+        Z_L = self.logits(X)  # the Sequential puts each layer's ops in its own scope
         with tg.name_scope(f"layer{self.L}"):
-            return tg.sigmoid(self.logits(X)).named(f"A{self.L}")
+            return tg.sigmoid(Z_L).named(f"A{self.L}")
 
     def cost(self, X, Y, *, fused: bool = True) -> tg.Tensor:
         """The document's cost, mean cross-entropy over the N samples.
@@ -244,7 +245,31 @@ def redraw_dead_units(parameters: dict, X, *, init: str = "he", seed: int = 0, m
 
 
 def cost_and_gradients(parameters: dict, X, Y, *, fused: bool = True):
-    """tinygraph's twin of ``hand.cost_and_gradients``: the cost and ``{"dW1": ..., "db1": ...}`` from backward()."""
+    """tinygraph's twin of ``hand.cost_and_gradients``: the cost and its gradients from backward().
+
+    Parameters
+    ----------
+    parameters : dict
+        ``{"W1": ..., "b1": ..., ...}`` arrays (copied; any number of layers).
+    X, Y : array_like
+        Inputs ``(n_x, N)`` and labels ``(1, N)``.
+    fused : bool
+        Cost from the logits in one op (True) or the document's sigmoid then
+        cross-entropy (False); see :meth:`Network.cost`.
+
+    Returns
+    -------
+    cost : float
+    gradients : dict
+        ``{"dW1": ..., "db1": ..., ...}``, arrays shaped like their parameters.
+
+    Examples
+    --------
+    >>> p = {"W1": np.zeros((1, 2)), "b1": np.zeros((1, 1))}
+    >>> cost, g = cost_and_gradients(p, np.ones((2, 3)), np.array([[1.0, 1.0, 0.0]]))
+    >>> round(cost, 6), g["dW1"].round(6).tolist(), g["db1"].round(6).tolist()   # dZ = A - Y = [-.5, -.5, .5]
+    (0.693147, [[-0.166667, -0.166667]], [[-0.166667]])
+    """
     network = Network("deep", parameters)
     cost = network.cost(X, Y, fused=fused)
     cost.backward()

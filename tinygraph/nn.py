@@ -18,6 +18,7 @@ The document's deep network [nx, 5, 5, 5, 3, 1], ReLU hidden layers, a sigmoid o
 
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator
 
 import numpy as np
@@ -104,6 +105,11 @@ class Module:
             p.grad = None
 
 
+def _layer_scope(index: int | None):
+    """The name scope ``layer{index}`` that Sequential records layer ``index``'s ops in."""
+    return name_scope(f"layer{index}") if index is not None else contextlib.nullcontext()
+
+
 class Linear(Module):
     """``Z = W @ A_prev + b`` with W (n_out, n_in) and b (n_out, 1), the document's shapes.
 
@@ -128,8 +134,9 @@ class Linear(Module):
         rng = np.random.default_rng() if rng is None else rng
         suffix = "" if index is None else str(index)
         self.index = index
-        self.W = Tensor(INITIALIZERS[init](rng, int(n_out), int(n_in), dtype), requires_grad=True, name=f"W{suffix}")
-        self.b = Tensor(np.zeros((int(n_out), 1), dtype=dtype), requires_grad=True, name=f"b{suffix}")
+        with _layer_scope(index):  # so that tg.draw puts W and b in their layer's cluster
+            self.W = Tensor(INITIALIZERS[init](rng, int(n_out), int(n_in), dtype), requires_grad=True, name=f"W{suffix}")
+            self.b = Tensor(np.zeros((int(n_out), 1), dtype=dtype), requires_grad=True, name=f"b{suffix}")
 
     @classmethod
     def from_arrays(cls, W, b, *, index: int | None = None) -> "Linear":
@@ -143,8 +150,9 @@ class Linear(Module):
         layer = cls.__new__(cls)
         suffix = "" if index is None else str(index)
         layer.index = index
-        layer.W = Tensor(W, requires_grad=True, name=f"W{suffix}")
-        layer.b = Tensor(b, requires_grad=True, name=f"b{suffix}")
+        with _layer_scope(index):
+            layer.W = Tensor(W, requires_grad=True, name=f"W{suffix}")
+            layer.b = Tensor(b, requires_grad=True, name=f"b{suffix}")
         return layer
 
     def own_parameters(self) -> dict:
@@ -222,12 +230,8 @@ class Sequential(Module):
     def forward(self, X) -> Tensor:
         A = X
         for layer in self.layers:
-            index = getattr(layer, "index", None)
-            if index is None:
+            with _layer_scope(getattr(layer, "index", None)):
                 A = layer(A)
-            else:
-                with name_scope(f"layer{index}"):
-                    A = layer(A)
         return A
 
     def __repr__(self):
