@@ -169,6 +169,16 @@ class Op:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ][1:]
         cls.arity = len(params)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__  # messages and pictures name the op, never a bare "op"
+        backward = inspect.signature(cls.backward).parameters.values()
+        if not any(p.kind == p.VAR_POSITIONAL for p in backward):
+            takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in backward) - 2  # self, g
+            if takes != len(cls.saves):
+                raise TypeError(
+                    f"{cls.__name__}.backward takes {takes} saved value(s) after g, "
+                    f"but saves = {tuple(cls.saves)} names {len(cls.saves)}"
+                )
         slots = []
         for saved in cls.saves:
             if saved == "out":

@@ -21,6 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "Domain", "REAL", "POSITIVE", "AWAY_FROM_ZERO", "PROBABILITY", "BINARY",
+    "elements", "shapes", "arrays", "broadcastable_shapes", "matmul_shapes", "binary_targets",
+]  # fmt: skip
+
 import numpy as np
 
 try:
@@ -40,6 +45,13 @@ class Domain:
     high: float = 3.0
     avoid: tuple = ()
     margin: float = 1e-2
+    values: tuple = ()  # a discrete domain: draw only these (e.g. 0/1 targets)
+
+    def __post_init__(self):
+        if not self.low <= self.high:
+            raise ValueError(f"Domain: low {self.low} is above high {self.high}")
+        if self.margin < 0:
+            raise ValueError(f"Domain: margin must be >= 0, got {self.margin}")
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high and all(abs(value - p) >= self.margin for p in self.avoid)
@@ -54,13 +66,13 @@ AWAY_FROM_ZERO = Domain(avoid=(0.0,))
 #: Probabilities kept off 0 and 1, where cross-entropy's slope grows without bound.
 PROBABILITY = Domain(0.05, 0.95)
 #: Targets of a binary classifier.
-BINARY = Domain(0.0, 1.0)
+BINARY = Domain(0.0, 1.0, values=(0.0, 1.0))
 
 
 def elements(domain: Domain = REAL) -> st.SearchStrategy:
     """Floats in ``domain`` (never NaN or infinite)."""
-    if domain is BINARY:
-        return st.sampled_from([0.0, 1.0])
+    if domain.values:
+        return st.sampled_from(list(domain.values))
     values = st.floats(domain.low, domain.high, allow_nan=False, allow_infinity=False, width=64)
     if domain.avoid:
         values = values.filter(domain.contains)
