@@ -141,6 +141,12 @@ def _one_blas_thread():
 
 
 def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -154,6 +160,7 @@ def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the user's umask should decide
     try:
         write(tmp)
         # mkstemp makes the file private (0600); give it the permissions open() would.
@@ -281,6 +288,7 @@ class RunFolder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self.tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.out.name}.", suffix=".tmp"))
+            os.chmod(self.tmp, 0o777 & ~_umask())  # as a folder made with mkdir would be
         except OSError as err:
             raise OSError(f"cannot create the run folder {self.out}: {err.strerror or err}") from None
 
