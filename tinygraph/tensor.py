@@ -346,37 +346,7 @@ class Tensor:
     def __ge__(self, other):
         return self.data >= _raw(other)
 
-    # ----- arithmetic -----
-    def __add__(self, other):
-        return apply2(_ops.Add(), self, other)
-
-    def __radd__(self, other):
-        return apply2(_ops.Add(), other, self)
-
-    def __sub__(self, other):
-        return apply2(_ops.Sub(), self, other)
-
-    def __rsub__(self, other):
-        return apply2(_ops.Sub(), other, self)
-
-    def __mul__(self, other):
-        return apply2(_ops.Mul(), self, other)
-
-    def __rmul__(self, other):
-        return apply2(_ops.Mul(), other, self)
-
-    def __truediv__(self, other):
-        return apply2(_ops.Div(), self, other)
-
-    def __rtruediv__(self, other):
-        return apply2(_ops.Div(), other, self)
-
-    def __matmul__(self, other):
-        return apply2(_ops.MatMul(), self, other)
-
-    def __rmatmul__(self, other):
-        return apply2(_ops.MatMul(), other, self)
-
+    # ----- arithmetic (binary operators are made by _binary_operators below the class) -----
     def __neg__(self):
         return apply1(_ops.Neg(), self)
 
@@ -430,6 +400,25 @@ class Tensor:
         return apply1(_ops.Tanh(), self)
 
     __hash__ = object.__hash__
+
+
+def _binary_operators(op_class):
+    """``x <op> y`` and its reflected form ``y <op> x`` for one op class."""
+
+    def operator(self, other):
+        return apply2(op_class(), self, other)
+
+    def reflected(self, other):
+        return apply2(op_class(), other, self)
+
+    return operator, reflected
+
+
+Tensor.__add__, Tensor.__radd__ = _binary_operators(_ops.Add)
+Tensor.__sub__, Tensor.__rsub__ = _binary_operators(_ops.Sub)
+Tensor.__mul__, Tensor.__rmul__ = _binary_operators(_ops.Mul)
+Tensor.__truediv__, Tensor.__rtruediv__ = _binary_operators(_ops.Div)
+Tensor.__matmul__, Tensor.__rmatmul__ = _binary_operators(_ops.MatMul)
 
 
 def _raw(value):
