@@ -863,3 +863,47 @@ def test_name_scopes_nest_and_label_nodes_and_leaves():
     outside = A + 1
     assert W.scope == "layer1" and Z.scope == "layer1/linear" and A.scope == "layer1"
     assert outside.scope is None and tg.Tensor(1.0).scope is None
+
+
+# ----- found in review
+
+
+def test_a_0d_float32_leaf_gets_a_float32_gradient_next_to_float64_arrays():
+    x = tg.Tensor(np.float32(1.5), requires_grad=True)
+    (x * np.array(2.0)).backward()
+    assert x.grad.dtype == np.float32 and x.grad == 2.0
+
+
+def test_tg_grad_returns_arrays_the_caller_owns():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = tg.Tensor([3.0, 4.0], requires_grad=True)
+    v = np.array([1.0, 1.0])
+    gx, gy = tg.grad(x + y, [x, y], grad_outputs=v)
+    assert gx is not gy and gx is not v and gy is not v
+    gx += 100.0
+    assert gy.tolist() == [1.0, 1.0] and v.tolist() == [1.0, 1.0]
+    (gs,) = tg.grad(x.sum(), [x])
+    assert gs.flags.writeable
+
+
+def test_cross_entropy_target_gradient_stays_finite_under_create_graph_at_0_and_1():
+    y_hat = tg.Tensor([0.0, 1.0, 0.5])
+    plain = tg.Tensor([0.3, 0.7, 0.2], requires_grad=True)
+    (want,) = tg.grad(tg.binary_cross_entropy(y_hat, plain), plain)
+    (got,) = tg.grad(tg.binary_cross_entropy(y_hat, plain), plain, create_graph=True)
+    assert np.all(np.isfinite(got.data))
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+
+
+def test_the_same_no_grad_and_name_scope_objects_can_be_entered_twice():
+    quiet, scope = tg.no_grad(), tg.name_scope("a")
+    with quiet:
+        with quiet:
+            pass
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+    with scope:
+        with scope:
+            assert tg.Tensor(1.0).scope == "a/a"
+        assert tg.Tensor(1.0).scope == "a"
+    assert tg.Tensor(1.0).scope is None

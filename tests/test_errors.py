@@ -422,3 +422,20 @@ def test_user_op_saving_an_unknown_name():
 
             def forward(self, x):
                 return x
+
+
+def test_a_bad_gradient_shape_names_the_right_input():
+    class Bad(tg.Op):
+        name = "bad"
+        formula = ("dx = g", "dy = g")
+
+        def forward(self, x, y):
+            return x + y
+
+        def backward(self, g):
+            return g, np.ones((2, 5))
+
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    y = tg.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"bad: the gradient for input 1 has shape \(2, 5\)"):
+        Bad.apply(x, y).sum().backward()

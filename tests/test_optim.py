@@ -122,12 +122,18 @@ def test_a_read_only_parameter_array_is_not_written_through():
     assert w.data.tolist() == [0.5, 1.0] and source.tolist() == [1.0, 2.0]
 
 
-def test_gd_updates_the_parameters_array_in_place_like_the_document():
-    array = np.array([1.0])
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+def test_a_step_never_writes_into_arrays_a_graph_or_the_user_still_holds(name):
+    array = np.array([1.0, 2.0])
     w = tg.Tensor(array, requires_grad=True)
-    (w * w).sum().backward()
-    optim.GD([w], lr=0.25).step()
-    assert w.data is array and array.tolist() == [0.5]
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    first = w.grad.copy()
+    optim.OPTIMIZERS[name]([w], lr=0.25).step()
+    assert array.tolist() == [1.0, 2.0] and w.data is not array  # the user's array is untouched
+    w.grad = None
+    loss.backward()  # the retained graph saved the old w: its gradient is unchanged
+    np.testing.assert_array_equal(w.grad, first)
 
 
 def test_a_network_trains_with_each_optimizer():

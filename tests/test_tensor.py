@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygraph as tg
+from tinygraph.testing import numerical_gradient
 
 FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False, width=64)
 
@@ -436,3 +437,43 @@ def test_float32_mixed_with_float64_arrays_follows_numpy_and_grads_keep_the_leaf
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+
+
+# ----- numpy functions that are not ufuncs
+
+
+def test_np_dot_records_a_matmul_as_the_document_writes_it():
+    rng = np.random.default_rng(0)
+    W = tg.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    X = rng.standard_normal((3, 4))
+    Z = np.dot(W, X)
+    assert isinstance(Z, tg.Tensor) and Z.grad_fn.name == "matmul"
+    Z.sum().backward()
+    want = numerical_gradient(lambda w: float(np.sum(np.dot(w, X))), W.data)
+    np.testing.assert_allclose(W.grad, want, rtol=1e-7)
+
+
+def test_np_sum_mean_transpose_reshape_stay_on_the_graph():
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    for result, name in [
+        (np.sum(x, axis=0), "sum"), (np.mean(x), "mean"), (np.transpose(x), "transpose"), (np.reshape(x, (3, 2)), "reshape"),
+    ]:
+        assert isinstance(result, tg.Tensor) and result.grad_fn.name == name
+
+
+def test_other_numpy_functions_refuse_a_tensor_that_requires_grad_but_accept_constants():
+    x = tg.Tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"np.where is not differentiable"):
+        np.where(x > 0, x, 0.0)
+    assert np.allclose(tg.Tensor([1.0, 2.0]), [1.0, 2.0])
+
+
+def test_shared_constants_cannot_leak_between_graphs():
+    x = tg.Tensor([1.0], requires_grad=True)
+    constant = (x * 2).grad_fn.parents[1]
+    constant.data = np.array(5.0)  # a user meddling with a node's input
+    constant.requires_grad = True
+    y = tg.Tensor([1.0], requires_grad=True) * 2
+    assert y.data.tolist() == [2.0] and y.grad_fn.needs == (True, False)
+    with pytest.raises(ValueError):
+        y.grad_fn.parents[1].data[...] = 7.0  # the shared array itself is read-only

@@ -54,12 +54,13 @@ class no_grad:
     """
 
     def __enter__(self):
-        self._before = _state.grad_enabled
+        # A stack, not one slot: the same instance may be entered again while in use.
+        self.__dict__.setdefault("_before", []).append(_state.grad_enabled)
         _state.grad_enabled = False
         return self
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self._before
+        _state.grad_enabled = self._before.pop()
         return False
 
     def __call__(self, func):
@@ -91,17 +92,14 @@ class name_scope:
         self.name = name
 
     def __enter__(self):
-        self._before = _state.scope
-        _state.scope = self.name if self._before is None else f"{self._before}/{self.name}"
+        before = _state.scope
+        self.__dict__.setdefault("_before", []).append(before)
+        _state.scope = self.name if before is None else f"{before}/{self.name}"
         return self
 
     def __exit__(self, *exc):
-        _state.scope = self._before
+        _state.scope = self._before.pop()
         return False
-
-
-def current_scope():
-    return _state.scope
 
 
 # The two commonest ``saves`` layouts, shared so that apply can test them by identity.
@@ -320,14 +318,14 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
                     in_grads = _as_gradient_tuple(node, in_grads)
             elif len(in_grads) != len(parents):
                 in_grads = _as_gradient_tuple(node, in_grads)
-            for parent, need, gi in zip(parents, node.needs, in_grads):
+            for index, (parent, need, gi) in enumerate(zip(parents, node.needs, in_grads)):
                 if gi is None or not need:
                     continue
                 if type(gi) is not ndarray:
-                    gi = _as_gradient(gi, node, _position(in_grads, gi), parent, create_graph)
+                    gi = _as_gradient(gi, node, index, parent, create_graph)
                 shape = parent.shape
                 if gi.shape != shape:
-                    gi = sum_to_shape(gi, shape, op=node.name, index=_position(in_grads, gi))
+                    gi = sum_to_shape(gi, shape, op=node.name, index=index)
                 dtype = parent.dtype
                 if gi.dtype is not dtype and gi.dtype != dtype and isinstance(gi, ndarray):
                     gi = gi.astype(dtype)
@@ -348,7 +346,10 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
         for leaf, g in grads.items():
             if leaf in wanted:
                 wanted[leaf] = g
-        return [wanted[t if t._node is None else t._node] for t in capture]
+        # Like .grad, what tg.grad returns is the caller's own: no two results (nor a
+        # result and the caller's grad_outputs) share an array, and every one is writeable.
+        results = [wanted[t if t._node is None else t._node] for t in capture]
+        return [None if r is None else _owned(r, handed) for r in results]
     for leaf, g in grads.items():  # only leaves are left: every node was popped
         if leaf.requires_grad:
             _accumulate_leaf(leaf, g, handed)
@@ -367,11 +368,6 @@ def _as_gradient_tuple(node: Op, in_grads) -> tuple:
     return in_grads
 
 
-def _position(in_grads: tuple, gi) -> int:
-    """The input index of ``gi`` among ``in_grads`` (for error messages only)."""
-    return next((i for i, x in enumerate(in_grads) if x is gi), 0)
-
-
 def _as_gradient(gi, node: Op, index: int, parent, create_graph: bool):
     """A gradient that is not a plain array, as the pass needs it.
 
@@ -383,7 +379,9 @@ def _as_gradient(gi, node: Op, index: int, parent, create_graph: bool):
 
     if isinstance(gi, Tensor):
         return gi if create_graph else gi.data
-    if isinstance(gi, (np.ndarray, np.generic)):
+    if isinstance(gi, np.generic):  # numpy's 0-d arithmetic returns scalars; the dtype cast needs an array
+        return np.asarray(gi)
+    if isinstance(gi, np.ndarray):
         return gi
     try:
         return np.asarray(gi, dtype=parent.dtype)

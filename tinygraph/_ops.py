@@ -133,7 +133,7 @@ class Div(Op):
     def backward(self, g, x, y):
         needs = self.needs
         dx = g / y if needs[0] else None
-        dy = -g * x / (y * y) if needs[1] else None
+        dy = -(g / y) * (x / y) if needs[1] else None  # not x / y**2: y**2 overflows float32 sooner
         return dx, dy
 
 
@@ -440,6 +440,7 @@ class BroadcastTo(Op):
 # so y_hat of exactly 0 or 1 gives a finite loss and a finite gradient.
 _LOG_FLOOR = -100.0
 _DENOMINATOR_FLOOR = 1e-12
+_SMALLEST_LOG_ARGUMENT = float(np.exp(_LOG_FLOOR))
 
 
 def _check_targets(name: str, pred: np.ndarray, y: np.ndarray, pred_name: str):
@@ -460,7 +461,8 @@ def _clipped_log(v):
     if isinstance(v, (np.ndarray, np.generic)):  # 0-d arithmetic gives numpy scalars
         with np.errstate(divide="ignore"):
             return np.maximum(np.log(v), _LOG_FLOOR)
-    return _clamp_min(np.log(v), _LOG_FLOOR)
+    # Clamp the argument, not the log: log(0) = -inf times a zero mask would be NaN.
+    return np.log(_clamp_min(v, _SMALLEST_LOG_ARGUMENT))
 
 
 class BinaryCrossEntropy(Op):

@@ -107,8 +107,7 @@ class GD(Optimizer):
     """
 
     def _update(self, i, value, grad):
-        value -= self.lr * grad  # in place: the parameter's array is updated, as in the document
-        return value
+        return value - self.lr * grad
 
 
 class Momentum(Optimizer):
@@ -147,8 +146,7 @@ class Momentum(Optimizer):
         v = self.velocity[i]
         v *= self.beta
         v += (1.0 - self.beta) * grad
-        value -= self.lr * v
-        return value
+        return value - self.lr * v
 
 
 class Adam(Optimizer):
@@ -207,8 +205,7 @@ class Adam(Optimizer):
         v += (1.0 - self.beta2) * grad * grad
         m_hat = m / (1.0 - self.beta1**self.t)
         v_hat = v / (1.0 - self.beta2**self.t)
-        value -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-        return value
+        return value - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 #: The optimisers by the names ``tinygraph train --optimizer`` takes.

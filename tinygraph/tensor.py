@@ -99,26 +99,27 @@ def apply2(op: Op, a, b):
     return t
 
 
-# Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constants,
-# made once per (value, dtype) and shared: converting a number costs more than most ops
-# on small arrays. Zero is not cached, so -0.0 keeps its sign.
+# Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constant
+# arrays, made once per (value, dtype) and shared: converting a number costs more than
+# most ops on small arrays. Zero is not cached, so -0.0 keeps its sign.
 _CONSTANTS: dict = {}
 _CONSTANTS_MAX = 4096
 
 
 def _constant(value, like, op: Op):
     kind = type(value)
-    if (kind is float or kind is int) and value:
+    if (kind is float or kind is int) and value == value and value:  # not NaN, not zero
         dtype = like.data.dtype
-        key = (value, kind, dtype.char)  # dtype.char: hashing a dtype object is slow
-        t = _CONSTANTS.get(key)
-        if t is None:
+        key = (value, kind, dtype.str)  # dtype.str: hashing a dtype object is slow
+        array = _CONSTANTS.get(key)
+        if array is None:
             if len(_CONSTANTS) >= _CONSTANTS_MAX:
                 _CONSTANTS.clear()
-            array = np.asarray(value, dtype=dtype)
+            array = _CONSTANTS[key] = as_operand(value, dtype, what=op.name)
             array.flags.writeable = False
-            t = _CONSTANTS[key] = _make(array, None)
-        return t
+        # A fresh Tensor around the shared read-only array: a Tensor reachable through
+        # .grad_fn.parents can be changed by its finder, the array cannot.
+        return _make(array, None)
     return _coerce(value, like, op.name)
 
 
@@ -311,6 +312,19 @@ class Tensor:
             )
         return function(*inputs)
 
+    def __array_function__(self, func, types, args, kwargs):
+        # numpy functions that are not ufuncs (np.dot, np.sum, ...): the document's own
+        # np.dot(W, X) must record a matmul, not silently return an array off the graph.
+        function = _ARRAY_FUNCTIONS.get(func)
+        if function is not None:
+            return function(*args, **kwargs)
+        if _any_requires_grad(args) or _any_requires_grad(kwargs.values()):
+            raise TypeError(
+                f"np.{func.__name__} is not differentiable in tinygraph and would cut the graph; "
+                "use a tinygraph op, define an Op, or leave the graph with .detach().numpy()"
+            )
+        return func(*_raw_all(args), **{k: _raw_all(v) if isinstance(v, (list, tuple)) else _raw(v) for k, v in kwargs.items()})
+
     def __repr__(self):
         body = np.array2string(self.data, prefix="Tensor(", separator=", ", precision=4, threshold=20)
         extra = ""
@@ -423,6 +437,50 @@ Tensor.__matmul__, Tensor.__rmatmul__ = _binary_operators(_ops.MatMul)
 
 def _raw(value):
     return value.data if isinstance(value, Tensor) else value
+
+
+def _raw_all(values):
+    return type(values)(_raw_all(v) if isinstance(v, (list, tuple)) else _raw(v) for v in values)
+
+
+def _any_requires_grad(values) -> bool:
+    for v in values:
+        if isinstance(v, Tensor) and v.requires_grad:
+            return True
+        if isinstance(v, (list, tuple)) and _any_requires_grad(v):
+            return True
+    return False
+
+
+def _np_dot(a, b, out=None):
+    if out is not None or np.ndim(_raw(a)) > 2 or np.ndim(_raw(b)) > 2:
+        raise TypeError("np.dot on Tensors takes 1-D or 2-D operands and no out=; use @ (np.matmul) for stacks")
+    if np.ndim(_raw(a)) == 0 or np.ndim(_raw(b)) == 0:
+        return apply2(_ops.Mul(), a, b)
+    return apply2(_ops.MatMul(), a, b)
+
+
+def _reduction(method: str):
+    def reduce(a, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
+        if dtype is not None or out is not None or unsupported:
+            raise TypeError(f"np.{method} on a Tensor takes axis= and keepdims= only")
+        return getattr(_tensor(a), method)(axis=axis, keepdims=keepdims)
+
+    return reduce
+
+
+def _tensor(value) -> "Tensor":
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+_ARRAY_FUNCTIONS = {
+    np.dot: _np_dot,
+    np.sum: _reduction("sum"),
+    np.mean: _reduction("mean"),
+    np.transpose: lambda a, axes=None: _tensor(a).transpose(axes),
+    np.reshape: lambda a, shape=None, **kw: _tensor(a).reshape(kw.get("newshape", shape)),
+    np.broadcast_to: lambda a, shape, subok=False: _tensor(a).broadcast_to(shape),
+}
 
 
 def _scalar_base(base):
