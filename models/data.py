@@ -7,7 +7,7 @@ holding 0.0/1.0.
 Bundled (numpy only, no extra dependency): ``"digits"`` (handwritten digits
 0-4 vs 5-9) and ``"breast-cancer"`` (benign vs malignant). HDF5 files in the
 layout of the document's cat/non-cat data need ``h5py``
-(``pip install "tinygraph[h5]"``). Details and provenance are in
+(``pip install h5py``, or ``pip install -e ".[h5]"`` in a checkout). Details and provenance are in
 ``docs/datasets.md``.
 
 Any input problem raises :class:`DataError` with a one-line message.
@@ -383,7 +383,7 @@ def _require_h5py():
         import h5py
     except ImportError:
         raise DataError(
-            'reading HDF5 files needs h5py: pip install "tinygraph[h5]"'
+            'reading HDF5 files needs h5py: pip install h5py (or pip install -e ".[h5]" in a tinygraph checkout)'
         ) from None
     return h5py
 

@@ -114,7 +114,7 @@ def _sklearn_datasets():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise SystemExit(
             "regenerating the datasets needs scikit-learn: "
-            'pip install "tinygraph[test]"'
+            'pip install scikit-learn (or pip install -e ".[test]" in a tinygraph checkout)'
         ) from exc
     return skd
 

@@ -33,7 +33,7 @@ try:
     from hypothesis.extra import numpy as hnp
 except ImportError as err:  # pragma: no cover - hypothesis is a test dependency
     raise ImportError(
-        'tinygraph.testing.strategies needs hypothesis: pip install "tinygraph[test]"'
+        'tinygraph.testing.strategies needs hypothesis: pip install hypothesis (or pip install -e ".[test]" in a tinygraph checkout)'
     ) from err
 
 
