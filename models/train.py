@@ -146,12 +146,6 @@ def _umask() -> int:
     return mask
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)``, then move the file into place in one rename.
 
@@ -163,8 +157,6 @@ def _atomic_write(path: Path, write) -> None:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the user's umask should decide
     try:
         write(tmp)
-        # mkstemp makes the file private (0600); give it the permissions open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -298,7 +290,6 @@ class RunFolder:
 
     def commit(self) -> Path:
         """Move the finished folder to ``out`` (replacing an old one) and return ``out``."""
-        os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp made it private (0700)
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

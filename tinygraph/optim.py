@@ -1,4 +1,4 @@
-"""Optimisers that update parameters in place from their ``.grad``.
+"""Optimisers that step parameters from their ``.grad`` (each step gives a parameter a new array).
 
 The document's update rule is plain gradient descent, ``W := W - α dW``; momentum and
 Adam follow the deeplearning.ai course's notation (exponentially weighted averages
@@ -28,7 +28,7 @@ class Optimizer:
     """Holds parameters and a learning rate; ``step()`` applies one update.
 
     Subclasses define ``_update(i, value, grad)``, which returns parameter i's new
-    array (updating ``value`` in place is allowed).
+    array without writing into ``value``.
 
     Raises
     ------
@@ -61,10 +61,8 @@ class Optimizer:
         """Update every parameter that has a ``.grad``; those without one are left alone."""
         for i, p in enumerate(self.params):
             if p.grad is not None:
-                value = p.data
-                if not value.flags.writeable:  # e.g. made from a read-only array: update a copy
-                    value = value.copy()
-                p.data = self._update(i, value, np.asarray(p.grad))
+                # A new array each step: the old one may be the user's, or saved by a retained graph.
+                p.data = self._update(i, p.data, np.asarray(p.grad))
 
     def _update(self, i: int, value: np.ndarray, grad: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
