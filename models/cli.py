@@ -42,7 +42,11 @@ ADAM_LR = 0.01
 
 
 class CLIError(Exception):
-    """A user error: printed as one line, exit status 2."""
+    """A user error in the command line: printed as one line, exit status 2."""
+
+    def __init__(self, message: str, prog: str = "tinygraph"):
+        super().__init__(message)
+        self.prog = prog
 
 
 def _positive_float(text: str) -> float:
@@ -89,7 +93,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but its errors follow the one-line rule."""
 
     def error(self, message):
-        raise CLIError(f"{self.prog}: {message}")
+        raise CLIError(message, prog=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,8 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--show-grads", action="store_true", help="run backward and show the gradients")
     render.add_argument("--formulas", action="store_true", help="show each op's backward rule")
     render.add_argument("--format", choices=["svg", "png", "pdf"], default="svg")
-    render.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="LR", help="layout direction (default: LR, left to right)")
+    render.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction (default: TB, top to bottom: a deep net stays readable)")
     render.add_argument("--out", type=Path, default=Path("graphs"), help="output folder (default: graphs)")
+    for command in commands.choices.values():  # --debug also after the command name
+        command.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -331,7 +337,10 @@ def _write_model_graph(path: Path, network, data) -> str | None:
     try:
         cost = network.cost(X, Y)
         cost.backward(retain_graph=True)
-        render(cost, path, show_grads=True, title=f"{network.model} net {network.n_units}: cost on {n} training samples")
+        render(
+            cost, path, show_grads=True, show_formulas=True, rankdir="TB",
+            title=f"{network.model} net {network.n_units}: cost on {n} training samples, after backward()",
+        )
     except Exception as err:  # noqa: BLE001 - see the docstring
         return " ".join(str(err).split()) or type(err).__name__
     finally:
@@ -447,6 +456,7 @@ COMMANDS = {"train": cmd_train, "check": cmd_check, "render": cmd_render}
 
 def main(argv=None) -> int:
     parser = build_parser()
+    # --debug may stand anywhere; a parse error must still be one line, so look for it by hand.
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
@@ -458,13 +468,13 @@ def main(argv=None) -> int:
         print("tinygraph: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the one-line rule for every error
-        if debug:
+        if debug and not isinstance(err, CLIError):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         known = isinstance(err, (CLIError, ValueError, TypeError, OSError, KeyError))
         if not known:
             message = f"{type(err).__name__}: {message} (run with --debug for the traceback)"
-        print(f"tinygraph: error: {message}", file=sys.stderr)
+        print(f"{getattr(err, 'prog', 'tinygraph')}: error: {message}", file=sys.stderr)
         return 2 if isinstance(err, CLIError) else 1
 
 

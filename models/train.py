@@ -270,12 +270,24 @@ class RunFolder:
     FileExistsError: the run folder ... exists; choose another --out or pass --overwrite
     """
 
+    #: What makes a folder a run folder that --overwrite may replace.
+    RUN_FILES = ("metrics.json", "params.npz")
+
     def __init__(self, out: Path, *, overwrite: bool):
         self.out = Path(out)
+        resolved = self.out.resolve()
+        if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents or not resolved.name:
+            raise ValueError(f"--out {out}: the run folder cannot be the current folder or one that contains it")
+        if self.out.exists() and not self.out.is_dir():
+            raise FileExistsError(f"--out {self.out} is a file, not a folder; choose another --out")
         if self.out.exists() and not overwrite:
             raise FileExistsError(f"the run folder {self.out} exists; choose another --out or pass --overwrite")
-        if self.out.exists() and not self.out.is_dir():
-            raise FileExistsError(f"{self.out} exists and is not a folder")
+        if self.out.exists() and any(self.out.iterdir()) and not any((self.out / f).exists() for f in self.RUN_FILES):
+            # --overwrite replaces a run folder, never a folder of the user's other files.
+            raise FileExistsError(
+                f"{self.out} is not empty and holds no tinygraph run ({' or '.join(self.RUN_FILES)}); "
+                "--overwrite only replaces run folders"
+            )
         parent = self.out.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)

@@ -171,15 +171,31 @@ def test_run_folder_appears_only_on_commit(tmp_path):
 def test_run_folder_is_not_overwritten_unless_asked(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "keep.txt").write_text("old")
+    (out / "metrics.json").write_text("{}")  # an earlier run
     with pytest.raises(FileExistsError, match="exists; choose another --out or pass --overwrite"):
         train.RunFolder(out, overwrite=False)
     folder = train.RunFolder(out, overwrite=True)
     folder.path("new.txt").write_text("new")
-    assert (out / "keep.txt").exists()  # replaced only at commit
+    assert (out / "metrics.json").exists()  # replaced only at commit
     folder.commit()
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_overwrite_never_replaces_a_folder_of_other_files(tmp_path):
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="holds no tinygraph run"):
+        train.RunFolder(out, overwrite=True)
+    assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_the_current_folder_is_no_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for out in (".", "..", str(tmp_path)):
+        with pytest.raises(ValueError, match="cannot be the current folder"):
+            train.RunFolder(out, overwrite=True)
 
 
 def test_abandoned_run_leaves_nothing(tmp_path):
@@ -191,7 +207,7 @@ def test_abandoned_run_leaves_nothing(tmp_path):
 
 def test_run_folder_over_a_file_is_refused(tmp_path):
     (tmp_path / "run").write_text("a file")
-    with pytest.raises(FileExistsError, match="is not a folder"):
+    with pytest.raises(FileExistsError, match="is a file, not a folder"):
         train.RunFolder(tmp_path / "run", overwrite=True)
 
 
