@@ -96,6 +96,12 @@ def _pow_inputs(draw, small):
     return (x,), {"p": p}
 
 
+@st.composite
+def _exp_base_inputs(draw, small):
+    base = draw(st.sampled_from([2.0, 10.0, 0.5, np.e]))
+    return (draw(tgst.arrays(tgst.shapes(max_dims=2, max_side=3 if small else 4))),), {"base": base}
+
+
 def _loss_inputs(prediction_domain):
     @st.composite
     def draw_pair(draw, small):
@@ -121,6 +127,7 @@ CASES = [
     Case("matmul", lambda x, y: x @ y, np.matmul, _matmul_inputs),
     Case("neg", lambda x: -x, np.negative, unary()),
     Case("pow", lambda x, p: x**p, lambda x, p: x**p, _pow_inputs),
+    Case("exp_base", lambda x, base: base**x, lambda x, base: np.power(base, x), _exp_base_inputs),
     Case("exp", tg.exp, np.exp, unary()),
     Case("log", tg.log, np.log, unary(tgst.POSITIVE)),
     Case("relu", tg.relu, lambda x: np.maximum(x, 0), unary(tgst.AWAY_FROM_ZERO), smooth=False),

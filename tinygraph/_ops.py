@@ -246,6 +246,28 @@ class Pow(Op):
         return g * p * x ** (p - 1.0)
 
 
+class ExpBase(Op):
+    """base ** x for a constant positive base (``2 ** t``): exact where numpy's power is."""
+
+    name = "exp_base"
+    formula = "dx = g * out * log(base)"
+    saves = ("out",)
+    __slots__ = ("base", "log_base")
+
+    def __init__(self, base):
+        if isinstance(base, np.ndarray) and base.ndim == 0:
+            base = base.item()
+        if not isinstance(base, numbers.Real) or isinstance(base, bool) or not base > 0:
+            raise TypeError(f"exp_base: the base of a power with a Tensor exponent must be a positive number, got {base!r}")
+        self.base, self.log_base = float(base), float(np.log(base))
+
+    def forward(self, x):
+        return np.power(np.asarray(self.base, dtype=x.dtype), x)
+
+    def backward(self, g, out):
+        return g * out * self.log_base
+
+
 class Exp(Op):
     """e ** x."""
 
@@ -519,7 +541,7 @@ class BinaryCrossEntropyWithLogits(Op):
 OPS: dict[str, type[Op]] = {
     op.name: op
     for op in (
-        Add, Sub, Mul, Div, MatMul, Neg, Pow, Exp, Log, ReLU, Sigmoid, Tanh,
+        Add, Sub, Mul, Div, MatMul, Neg, Pow, ExpBase, Exp, Log, ReLU, Sigmoid, Tanh,
         Sum, Mean, Reshape, Transpose, BroadcastTo, BinaryCrossEntropy, BinaryCrossEntropyWithLogits,
     )
 }  # fmt: skip

@@ -371,7 +371,7 @@ class Tensor:
         return apply1(_ops.Pow(exponent), self)
 
     def __rpow__(self, base):
-        return apply(_ops.Exp(), self * float(np.log(_scalar_base(base))))
+        return apply1(_ops.ExpBase(base), self)
 
     # ----- methods -----
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
@@ -483,10 +483,11 @@ _ARRAY_FUNCTIONS = {
 }
 
 
-def _scalar_base(base):
-    if isinstance(base, (int, float)) and base > 0:
-        return base
-    raise TypeError(f"pow: a Tensor exponent needs a positive number as base, got {base!r}")
+def _power(a, b):
+    """np.power with a Tensor on either side: a constant exponent, or a constant positive base."""
+    if isinstance(a, Tensor):
+        return apply1(_ops.Pow(b), a)
+    return apply1(_ops.ExpBase(a), b)
 
 
 _UFUNCS = {
@@ -499,6 +500,12 @@ _UFUNCS = {
     np.exp: lambda a: apply1(_ops.Exp(), a),
     np.log: lambda a: apply1(_ops.Log(), a),
     np.tanh: lambda a: apply1(_ops.Tanh(), a),
+    np.power: _power,
+    # Comparisons are not differentiable: they give boolean arrays, as the operators do.
+    np.less: lambda a, b: _raw(a) < _raw(b),
+    np.less_equal: lambda a, b: _raw(a) <= _raw(b),
+    np.greater: lambda a, b: _raw(a) > _raw(b),
+    np.greater_equal: lambda a, b: _raw(a) >= _raw(b),
 }
 
 
