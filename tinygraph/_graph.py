@@ -318,14 +318,14 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
                     in_grads = _as_gradient_tuple(node, in_grads)
             elif len(in_grads) != len(parents):
                 in_grads = _as_gradient_tuple(node, in_grads)
-            for index, (parent, need, gi) in enumerate(zip(parents, node.needs, in_grads)):
+            for parent, need, gi in zip(parents, node.needs, in_grads):
                 if gi is None or not need:
                     continue
                 if type(gi) is not ndarray:
-                    gi = _as_gradient(gi, node, index, parent, create_graph)
+                    gi = _as_gradient(gi, node, _index_of(in_grads, gi), parent, create_graph)
                 shape = parent.shape
                 if gi.shape != shape:
-                    gi = sum_to_shape(gi, shape, op=node.name, index=index)
+                    gi = sum_to_shape(gi, shape, op=node.name, index=_index_of(parents, parent))
                 dtype = parent.dtype
                 if gi.dtype is not dtype and gi.dtype != dtype and isinstance(gi, ndarray):
                     gi = gi.astype(dtype)
@@ -354,6 +354,11 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
         if leaf.requires_grad:
             _accumulate_leaf(leaf, g, handed)
     return None
+
+
+def _index_of(items, item) -> int:
+    """The position of ``item`` in ``items`` by identity, for error messages (off the hot path)."""
+    return next(i for i, x in enumerate(items) if x is item)
 
 
 def _as_gradient_tuple(node: Op, in_grads) -> tuple:

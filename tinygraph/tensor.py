@@ -84,7 +84,8 @@ def apply2(op: Op, a, b):
     if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
         na, nb = a._node, b._node
         op.parents = (a if na is None else na, b if nb is None else nb)
-        op.needs = (a.requires_grad, b.requires_grad)
+        # Constant tuples, not a new one per op (a tuple made per op is also one freed per op).
+        op.needs = _BOTH if a.requires_grad and b.requires_grad else (_FIRST if a.requires_grad else _SECOND)
         slots = op._save_slots
         if slots is SAVES_BOTH:
             op.saved = (a.data, b.data)
@@ -97,6 +98,9 @@ def apply2(op: Op, a, b):
     else:
         t.requires_grad, t._node = False, None
     return t
+
+
+_BOTH, _FIRST, _SECOND = (True, True), (True, False), (False, True)
 
 
 # Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constant
