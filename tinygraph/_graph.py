@@ -274,6 +274,9 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
         wanted = None
     else:
         wanted = {(t if t._node is None else t._node): None for t in capture}
+    # tg.grad runs only the nodes between the roots and the wanted tensors: the rest of
+    # the graph is neither computed nor freed (another loss may still need it).
+    useful = None if wanted is None else _leading_to(grads, wanted)
     seen: dict = {}
 
     outer_mode = _state.grad_enabled
@@ -295,8 +298,11 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
             if capture is not None:
                 if everything:
                     seen[node] = g
-                elif node in wanted:
-                    wanted[node] = g
+                else:
+                    if node in wanted:
+                        wanted[node] = g
+                    if node not in useful:
+                        continue
             elif node.retained is not None:
                 _set_retained(node, g, handed)
             saved = node.saved
@@ -354,6 +360,16 @@ def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, captur
         if leaf.requires_grad:
             _accumulate_leaf(leaf, g, handed)
     return None
+
+
+def _leading_to(roots, wanted) -> set:
+    """The nodes below ``roots`` from which some node or leaf of ``wanted`` can be reached."""
+    useful: set = set()
+    # Oldest first: every parent is decided before the nodes that consume it.
+    for node in reversed(topological_order([k for k in roots if isinstance(k, Op)])):
+        if any(p in wanted or p in useful for p in node.parents):
+            useful.add(node)
+    return useful
 
 
 def _index_of(items, item) -> int:
