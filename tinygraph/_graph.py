@@ -21,7 +21,7 @@ from tinygraph._shapes import fmt, sum_to_shape
 # Node ids grow in creation order, and a node is always created after its inputs, so
 # sorting by id (newest first) is a topological order: no recursion, no visit marks.
 _ids = itertools.count()
-_by_id_newest_first = attrgetter("id")
+_creation_order = attrgetter("id")
 
 
 class _State(threading.local):
@@ -236,7 +236,7 @@ def topological_order(roots) -> list:
             if isinstance(parent, Op) and parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
-    return sorted(seen, key=_by_id_newest_first, reverse=True)
+    return sorted(seen, key=_creation_order, reverse=True)
 
 
 def _lift_saved(node: Op) -> tuple:
