@@ -101,13 +101,18 @@ def plot_inits(by_init):
     ax.annotate("document: rand * 0.01 stays at ln 2 (erratum E13)", xy=(600, math.log(2)), xytext=(330, 0.5),
                 arrowprops={"arrowstyle": "->", "color": "#555555"}, fontsize=8, color="#555555")
     ax.set_title("deep net [64, 5, 5, 5, 3, 1] on digits, GD lr 0.1: initialisation, 5 seeds each (seed 0 bold)", fontsize=10)
+    _finish_cost_axes(fig, ax)
+    save(fig, "init_comparison.png")
+
+
+def _finish_cost_axes(fig, ax) -> None:
+    """The labels, limits and legend every training-cost figure shares."""
     ax.set_xlabel("epoch")
     ax.set_ylabel("training cost (mean cross-entropy)")
     ax.set_ylim(0, 0.9)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     fig.tight_layout()
-    save(fig, "init_comparison.png")
 
 
 def plot_dead_units(data):
@@ -119,12 +124,7 @@ def plot_dead_units(data):
         ax.plot(history.costs, color=colour, linewidth=1.8, label=f"{label}: test acc {history.test_accuracy:.3f}")
     ax.axhline(math.log(2), color="#999999", linestyle="--", linewidth=0.8)
     ax.set_title("deep net on digits, seed 4: a layer that never fires never learns", fontsize=10)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training cost (mean cross-entropy)")
-    ax.set_ylim(0, 0.9)
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8, loc="upper right")
-    fig.tight_layout()
+    _finish_cost_axes(fig, ax)
     save(fig, "dead_units.png")
 
 
