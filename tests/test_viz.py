@@ -8,6 +8,8 @@ import doctest
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -170,7 +172,7 @@ def test_edges_follow_the_data_from_inputs_to_the_cost():
 def test_operands_keep_their_position():
     t = two_layer(scopes=False)
     graph = tg.draw(t["cost"])
-    ids = {label: node for node, label in re.findall(r"^\s*(\w+) \[label=<.*?<B>(\w+)</B>", graph.source, re.M)}
+    ids = {label: node for node, label in re.findall(r"^\s*(\w+) \[label=<.*?<B>(\w+)</B>", graph.source, re.MULTILINE)}
     edges = source_edges(graph)
     # W1 @ X: W1 is matmul's x (port p0), X its y (port p1); A2 is the loss's y_hat, Y its y.
     matmul = next(head for tail, head, port in edges if tail == ids["X"])
@@ -266,7 +268,7 @@ def test_gradients_appear_only_when_asked_and_after_backward():
     norm = float(re.search(r"norm (\S+)", w1[-1]).group(1))
     assert norm == pytest.approx(np.linalg.norm(t["W1"].grad), rel=1e-2)
     # Tensors that need no gradient show none.
-    assert not any(text.startswith("dX") or text.startswith("dY") for text in picture.texts)
+    assert not any(text.startswith(("dX", "dY")) for text in picture.texts)
 
 
 @needs_dot
@@ -404,7 +406,8 @@ def test_collapse_scopes_draws_each_layer_as_one_box():
     t = two_layer()
     picture = Picture(tg.draw(t["cost"], collapse="scopes"))
     assert picture.clusters == {}
-    layer1, layer2 = picture.one("layer1"), picture.one("layer2")
+    layer1 = picture.one("layer1")
+    picture.one("layer2")
     assert "3 ops: matmul, add, relu" in picture.nodes[layer1]
     assert "params W1, b1" in picture.nodes[layer1]
     # Tensors that cross a box's border stay; the ones inside it go.
@@ -520,7 +523,7 @@ def test_draw_needs_no_dot_program(monkeypatch, tmp_path):
         render(t["cost"], tmp_path / "graph.svg")
     message = str(err.value)
     assert "apt-get install graphviz" in message and "brew install graphviz" in message and "conda" in message
-    assert isinstance(err.value, graphviz.ExecutableNotFound)
+    assert isinstance(err.value, RuntimeError) and isinstance(err.value.__cause__, graphviz.ExecutableNotFound)
     assert os.listdir(tmp_path) == []
 
 
@@ -543,7 +546,7 @@ def test_render_writes_the_file_atomically(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(viz.os, "replace", broken_replace)
+    monkeypatch.setattr(viz._render.os, "replace", broken_replace)
     with pytest.raises(OSError, match="graph.svg"):
         render(t["cost"], path, title="new")
     assert path.read_bytes() == first
@@ -580,11 +583,21 @@ def test_drawing_ten_thousand_nodes_is_linear_enough():
     start = time.perf_counter()
     graph = tg.draw(a.sum(), max_nodes=20_000)
     elapsed = time.perf_counter() - start
-    assert len(re.findall(r"^\s*(?!graph )\w+ \[label=", graph.source, re.M)) == 10_003
+    assert len(re.findall(r"^\s*(?!graph )\w+ \[label=", graph.source, re.MULTILINE)) == 10_003
     assert elapsed < 5, f"draw took {elapsed:.2f} s for 10,003 nodes"
 
 
 def test_draw_is_exported_and_its_examples_run():
     assert tg.draw is viz.draw and "draw" in tg.__all__
-    result = doctest.testmod(viz, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 5 and result.failed == 0
+    attempted = 0
+    for module in (viz, viz._layout, viz._annotate, viz._dot, viz._render):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted >= 5
+
+
+def test_importing_viz_does_not_import_graphviz():
+    code = "import sys, tinygraph, tinygraph.viz; print('graphviz' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
