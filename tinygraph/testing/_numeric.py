@@ -29,7 +29,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     >>> np.allclose(g, [3.0, 12.0])
     True
     """
-    point = np.array(x, dtype=np.float64, copy=True)
+    # C order, so that reshape(-1) below is a view: of a transposed (Fortran-ordered) x it
+    # would be a copy, and the steps would never reach f.
+    point = np.array(x, dtype=np.float64, copy=True, order="C")
     grad = np.empty_like(point)
     flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
     for i in range(flat_point.size):
