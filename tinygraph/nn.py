@@ -169,31 +169,32 @@ class Module:
             children = [(f"{path}.{name}" if path else name, child, inner) for name, child in module.named_children()]
             stack.extend(reversed(children))
 
-    def _check_nothing_hidden(self) -> None:
-        """Refuse layers or parameters kept in a plain list, tuple or dict, where they would be missed."""
-        held = {id(p) for p in self.own_parameters().values()} | {id(c) for c in self.children()}
-        for key, value in vars(self).items():
-            if isinstance(value, (list, tuple, dict)):
-                items = value.values() if isinstance(value, dict) else value
-                for item in items:
-                    if (isinstance(item, Module) or _is_parameter(item)) and id(item) not in held:
-                        what = "a Module" if isinstance(item, Module) else "a parameter"
-                        hint = "nn.ModuleList([...])" if isinstance(item, Module) else "an attribute of its own"
-                        raise TypeError(
-                            f"{type(self).__name__}: attribute {key!r} is a {type(value).__name__} holding {what}, whose "
-                            f"parameters would be missed by parameters() and state_dict(); hold it in {hint}"
-                        )
-
-    def _walk(self, prefix: str, ancestors: frozenset) -> Iterator[tuple[str, Tensor]]:
+    def _walk(self, prefix: str, ancestors: frozenset, visited: list) -> Iterator[tuple[str, Tensor]]:
         if id(self) in ancestors:
             raise ValueError(f"{type(self).__name__}: module {prefix.rstrip('.')!r} contains itself, so it has no finite list of parameters")
-        self._check_nothing_hidden()
+        visited.append(self)
         ancestors = ancestors | {id(self)}
         for name, p in self.own_parameters().items():
             yield prefix + name, p
         for name, child in self.named_children():
             # A layer that carries the document's index already names its parameters uniquely (W1, b1).
-            yield from child._walk(prefix if child._keeps_document_names() else f"{prefix}{name}.", ancestors)
+            yield from child._walk(prefix if child._keeps_document_names() else f"{prefix}{name}.", ancestors, visited)
+
+    @staticmethod
+    def _check_nothing_hidden(visited: list, found: set) -> None:
+        """Refuse layers or parameters kept in a plain list, tuple or dict, where they would be missed."""
+        for module in visited:
+            for key, value in vars(module).items():
+                if not isinstance(value, (list, tuple, dict)):
+                    continue
+                for item in value.values() if isinstance(value, dict) else value:
+                    if (isinstance(item, Module) or _is_parameter(item)) and id(item) not in found:
+                        what = "a Module" if isinstance(item, Module) else "a parameter"
+                        hint = "nn.ModuleList([...])" if isinstance(item, Module) else "an attribute of its own"
+                        raise TypeError(
+                            f"{type(module).__name__}: attribute {key!r} is a {type(value).__name__} holding {what}, "
+                            f"whose parameters would be missed by parameters() and state_dict(); hold it in {hint}"
+                        )
 
     def _keeps_document_names(self) -> bool:
         return False
@@ -205,11 +206,14 @@ class Module:
         ------
         ValueError
             When two different parameters would get the same name (say, two layers both
-            built with ``index=1``), naming them.
+            built with ``index=1``), naming them; or a module contains itself.
+        TypeError
+            When a layer or parameter is held only in a plain list, tuple or dict
+            attribute, where it would be missed (hold layers in an ``nn.ModuleList``).
         """
-        named, names, seen = [], {}, set()
+        named, names, seen, visited = [], {}, set(), []
         clashes: list = []
-        for name, p in self._walk(prefix, frozenset()):
+        for name, p in self._walk(prefix, frozenset(), visited):
             if id(p) in seen:  # one Tensor reached twice (a shared layer) is one parameter
                 continue
             seen.add(id(p))
@@ -217,6 +221,7 @@ class Module:
                 clashes.append(name)
             names[name] = p
             named.append((name, p))
+        self._check_nothing_hidden(visited, seen | {id(module) for module in visited})
         if clashes:
             raise ValueError(
                 f"{type(self).__name__}: parameter names must be unique, but {', '.join(map(repr, clashes))} "
@@ -534,7 +539,7 @@ class ModuleList(Module):
         self._items.append(module)
         try:
             self.named_parameters()  # two layers with the same index: refused when built, not at save time
-        except ValueError:
+        except (ValueError, TypeError):
             self._items.pop()
             raise
         return self
