@@ -533,21 +533,24 @@ class ModuleList(Module):
 
     def append(self, module: Module) -> ModuleList:
         """Add a module at the end (checked: a Module, and its parameter names fit in)."""
-        if not isinstance(module, Module):
-            hint = f"; write {type(self).__name__}(*layers)" if isinstance(module, (list, tuple)) else ""
-            raise TypeError(f"{type(self).__name__}: item {len(self._items)} is a {type(module).__name__}, not a Module{hint}")
-        self._items.append(module)
+        return self.extend([module])
+
+    def extend(self, modules) -> ModuleList:
+        """Append each module in turn; if any is refused, none is added."""
+        modules = list(modules)
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                hint = f"; write {type(self).__name__}(*layers)" if isinstance(module, (list, tuple)) else ""
+                raise TypeError(
+                    f"{type(self).__name__}: item {len(self._items) + i} is a {type(module).__name__}, not a Module{hint}"
+                )
+        before = len(self._items)
+        self._items.extend(modules)
         try:
             self.named_parameters()  # two layers with the same index: refused when built, not at save time
         except (ValueError, TypeError):
-            self._items.pop()
+            del self._items[before:]
             raise
-        return self
-
-    def extend(self, modules) -> ModuleList:
-        """Append each module in turn."""
-        for module in modules:
-            self.append(module)
         return self
 
     def named_children(self):
