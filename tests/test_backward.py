@@ -292,11 +292,11 @@ def test_node_gradients_match_the_leaves():
     x = tg.Tensor([0.5, -0.5], requires_grad=True)
     h = x.tanh()
     loss = (h * 2).sum()
-    table = _graph.node_gradients(loss)
+    table = _graph.node_gradients(loss.node)
     np.testing.assert_array_equal(table[h.grad_fn], [2.0, 2.0])
     assert x.grad is None  # node_gradients writes no .grad
     loss.backward()
-    np.testing.assert_array_equal(table[x], x.grad)
+    np.testing.assert_array_equal(table[x.node], x.grad)
 
 
 # ----------------------------------------------------------------- aliasing
@@ -471,7 +471,7 @@ class _Square(tg.Op):
     def forward(self, x):
         return x * x
 
-    def backward(self, g, x):
+    def backward(self, ctx, g, x):
         return 2.0 * g * x
 
 
@@ -481,7 +481,7 @@ def _build_graph():
     h = _Square.apply(tg.sigmoid(W @ x) * x.sum())
     h.retain_grad()
     loss = tg.binary_cross_entropy(h * 0.5, np.ones(3)) + h.mean()
-    return loss, [weakref.ref(t) for t in (x, W, h, loss)], weakref.ref(h.grad_fn)
+    return loss, [x, W], [weakref.ref(t) for t in (x, W, h, loss)], weakref.ref(h.grad_fn)
 
 
 @pytest.mark.parametrize("when", ["before backward", "after backward", "after retain_graph", "after create_graph"])
@@ -490,19 +490,19 @@ def test_the_graph_is_freed_by_reference_counting_alone(when):
     gc.collect()
     gc.disable()
     try:
-        loss, refs, node_ref = _build_graph()
+        # The user holds the leaves (a graph holds its leaf Tensors only weakly).
+        loss, leaves, refs, node_ref = _build_graph()
         if when == "after backward":
             loss.backward()
         elif when == "after retain_graph":
             loss.backward(retain_graph=True)
         elif when == "after create_graph":
-            leaves = [refs[0](), refs[1]()]
             grads = tg.grad(loss, leaves, create_graph=True)
             second = tg.grad(sum(g.sum() for g in grads), leaves)
             assert all(s is not None for s in second)
-            del leaves, grads, second
+            del grads, second
         assert node_ref() is not None
-        del loss
+        del loss, leaves
         assert node_ref() is None, "the graph survived its root: a reference cycle"
         assert all(r() is None for r in refs)
     finally:
@@ -789,7 +789,7 @@ class _Softplus(tg.Op):
     def forward(self, x):
         return np.logaddexp(0.0, x)
 
-    def backward(self, g, x):
+    def backward(self, ctx, g, x):
         return g * tg.sigmoid(x)
 
 
@@ -803,7 +803,7 @@ class _Affine(tg.Op):
     def forward(self, x, w, b):
         return x * w + b
 
-    def backward(self, g, x, w):
+    def backward(self, ctx, g, x, w):
         return [g * w, g * x, g]
 
 
@@ -839,7 +839,7 @@ def test_user_op_may_return_none_for_an_input():
         def forward(self, x, k):
             return x * k
 
-        def backward(self, g, k):
+        def backward(self, ctx, g, k):
             return g * k, None
 
     x = tg.Tensor([1.0, 2.0], requires_grad=True)

@@ -470,10 +470,9 @@ def test_other_numpy_functions_refuse_a_tensor_that_requires_grad_but_accept_con
 
 def test_shared_constants_cannot_leak_between_graphs():
     x = tg.Tensor([1.0], requires_grad=True)
-    constant = (x * 2).grad_fn.parents[1]
-    constant.data = np.array(5.0)  # a user meddling with a node's input
-    constant.requires_grad = True
+    constant = (x * 2).grad_fn.parents[1]  # the shared leaf node of the number 2
+    assert constant.is_leaf and not constant.requires_grad and constant.saved[0].item() == 2.0
+    with pytest.raises(ValueError):
+        constant.saved[0][...] = 7.0  # a user meddling with a node's input: the shared array is read-only
     y = tg.Tensor([1.0], requires_grad=True) * 2
     assert y.data.tolist() == [2.0] and y.grad_fn.needs == (True, False)
-    with pytest.raises(ValueError):
-        y.grad_fn.parents[1].data[...] = 7.0  # the shared array itself is read-only

@@ -10,34 +10,29 @@ Examples
 [3.0, 0.0]
 """
 
-from tinygraph._graph import Op, is_grad_enabled, name_scope, no_grad
+from tinygraph._graph import Node, Op, is_grad_enabled, name_scope, no_grad
 from tinygraph._ops import OPS
-from tinygraph.functional import broadcast_to, exp, grad, log, matmul, relu, sigmoid, tanh
-from tinygraph.losses import binary_cross_entropy, binary_cross_entropy_with_logits
+from tinygraph.functional import FUNCTIONS, grad
 from tinygraph.tensor import Tensor
 from tinygraph.viz import draw
 from tinygraph import nn, optim  # noqa: E402  (they build on the names above)
+
+# The function form of every op (tg.exp, tg.matmul, tg.binary_cross_entropy, ...), as the op table declares them.
+globals().update(FUNCTIONS)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor",
     "Op",
+    "Node",
     "OPS",
     "no_grad",
     "is_grad_enabled",
     "name_scope",
     "grad",
-    "matmul",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "exp",
-    "log",
-    "broadcast_to",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
     "draw",
     "nn",
     "optim",
+    *sorted(FUNCTIONS),
 ]

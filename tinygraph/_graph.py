@@ -1,35 +1,55 @@
-"""The graph: the Op base class (each recorded op is a node), grad mode, name scopes
-and the reverse-mode pass.
+"""The graph: nodes, the op contract, grad mode, name scopes and the reverse-mode pass.
 
-A node keeps its parents (the input Tensor for a leaf, the producing node otherwise),
-the arrays its backward rule needs, and its output's shape and dtype. It never keeps
-its own output Tensor, so dropping the root frees the graph by reference counting.
+Every vertex of the graph is a :class:`Node`, leaves included. A node records which
+rule (an :class:`Op`) made it, its parent nodes, which parents need a gradient, the
+arrays its rule's backward needs, and its output's shape and dtype. A leaf that
+requires grad keeps its gradient on its node (its Tensor's ``.grad`` reads it there), so
+no node refers back to a Tensor: dropping the root frees the graph by reference
+counting, and a graph never loses a gradient because a Tensor went away.
+
+This module knows nothing of Tensor: ``tensor.py`` registers the two things the pass
+needs from it (how to recognise a Tensor and how to make one) in :data:`hooks`.
 """
 
 from __future__ import annotations
 
 import inspect
 import itertools
-from heapq import heapify, heappop, heappush
 import threading
-from operator import attrgetter
+import weakref
+from heapq import heappop, heappush
 
 import numpy as np
 
 from tinygraph._shapes import fmt, sum_to_shape
 
-# Node ids grow in creation order, and a node is always created after its inputs, so
-# sorting by id (newest first) is a topological order: no recursion, no visit marks.
+# Node ids grow in creation order, and a node is always created after its parents, so
+# the largest id first is a topological order: no recursion, no visit marks.
 _ids = itertools.count()
-_creation_order = attrgetter("id")
 
 
 class _State(threading.local):
     grad_enabled = True
     scope = None
+    # Id stamp of the latest in-place write to a Tensor's array (see note_inplace_write).
+    last_write = -1
 
 
 _state = _State()
+
+
+class _Hooks:
+    """What the engine needs from the Tensor layer, registered by ``tensor.py``."""
+
+    #: The Tensor class: gradients that are Tensors (create_graph) pass through as they are.
+    tensor_type: type = type(None)
+    #: ``make_tensor(array, node)``: a Tensor around ``array`` made by ``node``.
+    make_tensor = None
+    #: ``apply(rule, *inputs)``: run a rule forward and record it (``Op.apply``).
+    apply = None
+
+
+hooks = _Hooks()
 
 
 def is_grad_enabled() -> bool:
@@ -102,9 +122,7 @@ class name_scope:
         return False
 
 
-# The two commonest ``saves`` layouts, shared so that apply can test them by identity.
-SAVES_BOTH = (0, 1)
-SAVES_OUT = (-1,)
+# ----------------------------------------------------------------- the op contract
 
 
 class _Released:
@@ -118,14 +136,19 @@ RELEASED = _Released()
 
 
 class Op:
-    """One differentiable operation; each application is a node of the graph.
+    """A differentiable operation: the rule that makes nodes of the graph.
 
     Subclass it to define an op: ``forward`` computes on numpy arrays, ``backward``
     returns one gradient per input (``None`` where an input needs none), and ``saves``
-    names what backward needs, among forward's parameters and ``"out"``. Backward is
-    written once with operators, ``.T``, ``.reshape``, ``.sum`` and numpy ufuncs, so it
-    runs on arrays and, under ``create_graph=True``, on Tensors. Return gradients of
-    the broadcast shape: the engine sums them back to each input's shape.
+    names what backward needs, among forward's parameters and ``"out"``. Backward gets
+    ``ctx``, the node being differentiated: ``ctx.needs[i]`` says whether input ``i``
+    needs a gradient, ``ctx.parents[i].shape`` is that input's shape. It is written once
+    with operators, ``.T``, ``.reshape``, ``.sum`` and numpy ufuncs, so it runs on
+    arrays and, under ``create_graph=True``, on Tensors. Return gradients of the
+    broadcast shape: the engine sums them back to each input's shape.
+
+    An op instance holds only what the op is told when it is built (an axis, an
+    exponent); everything about one application lives on its node.
 
     Examples
     --------
@@ -137,7 +160,7 @@ class Op:
     ...     saves = ("x",)
     ...     def forward(self, x):
     ...         return np.logaddexp(0.0, x)
-    ...     def backward(self, g, x):
+    ...     def backward(self, ctx, g, x):
     ...         return g * tg.sigmoid(x)
     >>> x = tg.Tensor([0.0, 2.0], requires_grad=True)
     >>> softplus = Softplus.apply
@@ -147,34 +170,44 @@ class Op:
     """
 
     name = "op"
+    #: The backward rule as text, one line per input (a str for one input): docs and pictures show it.
     formula = ""
     saves: tuple = ()
-    #: Whether apply checks that forward returned a floating array; the built-in ops,
-    #: whose forwards are numpy calls on float arrays, turn it off (see _ops.OPS).
+    #: Whether apply checks that forward returned a floating array. The built-in ops,
+    #: whose forwards are numpy calls on float arrays, declare False.
     check_output = True
 
-    __slots__ = ("parents", "needs", "saved", "shape", "dtype", "id", "__dict__")
-    # Set on few nodes, so they default here rather than being written for every op.
-    label = None
-    scope = None
-    retained = None
+    # Public forms, declared by the built-in ops and built from the declaration by
+    # tensor.py and functional.py (see _ops/__init__.py):
+    #: Name of the Tensor method (``t.exp()``), or None.
+    method: str | None = None
+    #: Name of the function form (``tg.exp(t)``), or None.
+    function: str | None = None
+    #: Tensor operator (``"__add__"``, ``"__neg__"``); for two inputs ``reflected`` is the swapped form.
+    operator: str | None = None
+    reflected: str | None = None
+    #: numpy ufuncs and functions that record this op when called on a Tensor.
+    numpy: tuple = ()
+    #: Inputs can be swapped without changing the result (pictures need no operand labels).
+    commutative = False
+
+    __slots__ = ("__dict__",)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        params = [
-            p.name
-            for p in inspect.signature(cls.forward).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ][1:]
-        cls.arity = len(params)
+        forward = list(inspect.signature(cls.forward).parameters.values())[1:]
+        params = [p.name for p in forward if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # forward(self, *xs) takes any number of inputs (concatenate, stack, ...).
+        cls.arity = None if any(p.kind == p.VAR_POSITIONAL for p in forward) else len(params)
+        cls.input_names = tuple(params)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__  # messages and pictures name the op, never a bare "op"
         backward = inspect.signature(cls.backward).parameters.values()
         if not any(p.kind == p.VAR_POSITIONAL for p in backward):
-            takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in backward) - 2  # self, g
+            takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in backward) - 3  # self, ctx, g
             if takes != len(cls.saves):
                 raise TypeError(
-                    f"{cls.__name__}.backward takes {takes} saved value(s) after g, "
+                    f"{cls.__name__}.backward(self, ctx, g, ...) takes {takes} saved value(s) after g, "
                     f"but saves = {tuple(cls.saves)} names {len(cls.saves)}"
                 )
         slots = []
@@ -187,43 +220,99 @@ class Op:
                 raise TypeError(
                     f"{cls.__name__}.saves names {saved!r}, which is neither 'out' nor a parameter of forward {params}"
                 )
-        cls._save_slots = {(0, 1): SAVES_BOTH, (-1,): SAVES_OUT}.get(tuple(slots), tuple(slots))
+        cls.save_slots = tuple(slots)
 
     def forward(self, *arrays):  # pragma: no cover - every op overrides it
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
-    def backward(self, g, *saved):  # pragma: no cover
+    def backward(self, ctx, g, *saved):  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
     @classmethod
     def apply(cls, *inputs, **attrs):
         """Build the op with ``attrs`` and apply it to ``inputs`` (Tensors, arrays or numbers)."""
-        from tinygraph.tensor import apply
-
-        return apply(cls(**attrs), *inputs)
+        return hooks.apply(cls(**attrs), *inputs)
 
     def __repr__(self):
-        return f"<{self.name} node {getattr(self, 'id', '?')}>"
-
-    requires_grad = True  # a node exists only when some input requires grad
+        return f"<op {self.name}>"
 
 
-def record(op: Op, inputs, out: np.ndarray) -> None:
-    """Turn ``op`` into a node of the graph: called once per op, right after forward.
+class Leaf(Op):
+    """The rule of a leaf node: a value that no op made (a parameter, an input, a constant)."""
 
-    ``tensor.apply1``/``apply2`` do the same steps inline for one and two inputs.
+    name = "leaf"
+
+    def forward(self):  # pragma: no cover - leaves are made, not computed
+        raise RuntimeError("leaf: a leaf has no forward")
+
+    def backward(self, ctx, g):  # pragma: no cover - the pass never differentiates a leaf
+        raise RuntimeError("leaf: a leaf has no backward")
+
+
+LEAF = Leaf()
+
+
+# ----------------------------------------------------------------- nodes
+
+
+class Node:
+    """One vertex of the graph: a leaf, or one application of an op.
+
+    ``rule`` is the :class:`Op` (``LEAF`` for leaves); ``parents`` the input nodes in
+    order; ``needs[i]`` whether parent ``i`` needs a gradient; ``saved`` the arrays the
+    rule's backward reads (``RELEASED`` once backward freed them); ``shape`` and
+    ``dtype`` describe the value; ``id`` orders nodes by creation.
     """
-    op.parents = tuple([t if t._node is None else t._node for t in inputs])
-    op.needs = tuple([t.requires_grad for t in inputs])
-    op.saved = saved_arrays(op._save_slots, inputs, out)
-    op.shape, op.dtype, op.id = out.shape, out.dtype, next(_ids)
-    if _state.scope is not None:
-        op.scope = _state.scope
+
+    __slots__ = ("rule", "parents", "needs", "saved", "shape", "dtype", "id", "__dict__", "__weakref__")
+    # Set on few nodes, so they default here rather than being written for every op.
+    #: The name scope the node was created in.
+    scope = None
+    #: A name given to the value (``t.name``), shown by messages and pictures.
+    label = None
+    #: Whether backward adds the gradient reaching this node to ``grad``: true for
+    #: leaves that require grad and for results the user called ``retain_grad()`` on.
+    keeps_grad = False
+    #: The accumulated gradient (what the Tensor's ``.grad`` shows), when ``keeps_grad``.
+    grad = None
+    #: False only for constant leaves (inputs and numbers that need no gradient).
+    requires_grad = True
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.parents
+
+    def __repr__(self):
+        label = f" {self.label!r}" if self.label else ""
+        return f"<{self.rule.name} node {self.id}{label} {fmt(self.shape)}>"
 
 
-def saved_arrays(slots: tuple, inputs, out: np.ndarray) -> tuple:
-    """The arrays an op's ``saves`` names: input ``i`` for slot i, the output for -1."""
-    return tuple([out if i < 0 else inputs[i].data for i in slots])
+_new = object.__new__
+
+
+def record(rule: Op, parents: tuple, needs: tuple, saved: tuple, out: np.ndarray) -> Node:
+    """Make the node for one application of ``rule``: the only place nodes are made."""
+    node = _new(Node)
+    node.rule, node.parents, node.needs, node.saved = rule, parents, needs, saved
+    node.shape, node.dtype, node.id = out.shape, out.dtype, next(_ids)
+    scope = _state.scope
+    if scope is not None:
+        node.scope = scope
+    return node
+
+
+def leaf_node(value: np.ndarray, requires_grad: bool = False) -> Node:
+    """The node of a leaf holding ``value``: a parameter that keeps its gradient, or a constant."""
+    node = record(LEAF, (), (), (value,), value)
+    if requires_grad:
+        node.keeps_grad = True
+    else:
+        node.requires_grad = False
+    return node
 
 
 def topological_order(roots) -> list:
@@ -231,153 +320,136 @@ def topological_order(roots) -> list:
     seen = set(roots)
     stack = list(seen)
     while stack:
-        node = stack.pop()
-        for parent in node.parents:
-            if isinstance(parent, Op) and parent not in seen:
+        for parent in stack.pop().parents:
+            if parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
-    return sorted(seen, key=_creation_order, reverse=True)
+    return sorted(seen, key=lambda node: node.id, reverse=True)
 
 
-def _lift_saved(node: Op) -> tuple:
-    """For create_graph: the saved arrays as Tensors wired to the nodes that made them."""
-    from tinygraph.tensor import Tensor
+# ----------------------------------------------------------------- in-place writes
 
-    lifted = []
-    for slot, array in zip(node._save_slots, node.saved):
-        if slot < 0:
-            lifted.append(Tensor._make(array, node))
-        else:
-            parent = node.parents[slot]
-            lifted.append(parent if not isinstance(parent, Op) else Tensor._make(array, parent))
-    return tuple(lifted)
+# Arrays written in place through a Tensor (``t.data *= 5``), by id: (stamp, weak
+# reference, what to call it). A node recorded before such a write may have saved the
+# old values, so backward checks it (only nodes older than the latest write pay).
+_writes: dict = {}
 
 
-def run_backward(roots, seeds, *, retain_graph: bool, create_graph: bool, capture=None):
-    """Reverse-mode accumulation from ``roots`` (Tensors) seeded with ``seeds``.
+def note_inplace_write(array: np.ndarray, what: str) -> None:
+    """Remember that ``array`` was changed in place, so older nodes that saved it refuse backward."""
+    stamp = next(_ids)
+    key = id(array)
+    try:
+        ref = weakref.ref(array, lambda _, key=key: _writes.pop(key, None))
+    except TypeError:  # pragma: no cover - every ndarray takes weak references
+        return
+    _writes[key] = (stamp, ref, what)
+    _state.last_write = stamp
 
-    Without ``capture`` the gradients land in the leaves' ``.grad`` (and in retained
-    non-leaves). With ``capture`` (a list of Tensors) nothing is written and the
-    gradients of those Tensors are returned instead, as ``tg.grad`` needs. With
-    ``capture="all"`` the gradient reaching every node and leaf is returned as a dict,
-    as ``tg.draw`` needs.
+
+def _check_not_written(node: Node, saved: tuple) -> None:
+    for index, array in enumerate(saved):
+        if not isinstance(array, np.ndarray):
+            continue
+        for stamp, ref, what in list(_writes.values()):
+            written = ref()
+            if stamp > node.id and written is not None and np.may_share_memory(array, written):
+                slot = node.rule.save_slots[index] if index < len(node.rule.save_slots) else index
+                value = "its output" if slot < 0 else f"its input {slot}"
+                raise RuntimeError(
+                    f"backward: {what} was changed in place after '{node.name}' (node {node.id}) saved {value} "
+                    f"of shape {fmt(array.shape)} for backward, so its gradient would be computed at the new values; "
+                    "run the forward again after changing it, or change parameters after backward "
+                    "(assign a new array, t.data = t.data - lr * t.grad, to keep a retained graph valid)"
+                )
+
+
+# ----------------------------------------------------------------- the reverse pass
+
+
+def backward_pass(roots, seeds, *, retain_graph: bool, create_graph: bool, visit=None) -> None:
+    """Reverse-mode accumulation from the ``roots`` nodes, seeded with dL/d(root).
+
+    Each node is taken once, after every gradient reaching it has been summed. What
+    happens to a node's total gradient is up to the sink: by default (``visit`` None)
+    nodes that keep their gradient (leaves, retained results) add it to ``.grad``; else
+    ``visit(node, g)`` receives it and returns whether to propagate it further.
     """
     grads: dict = {}
-    for root, seed in zip(roots, seeds):
-        target = root if root._node is None else root._node
-        grads[target] = seed if target not in grads else grads[target] + seed
-    # Arrays already handed to a .grad in this pass: another leaf that receives the
+    heap: list = []
+    for node, seed in zip(roots, seeds):
+        _receive(grads, heap, node, seed)
+    # Arrays already handed to a .grad in this pass: another tensor that receives the
     # same array object (add returns g for both inputs) must get its own copy.
-    handed = {id(s) for s in seeds} | {id(s.data) for s in seeds if not isinstance(s, np.ndarray)}
-    everything = capture == "all"
-    if capture is None or everything:
-        wanted = None
-    else:
-        wanted = {(t if t._node is None else t._node): None for t in capture}
-    # tg.grad runs only the nodes between the roots and the wanted tensors: the rest of
-    # the graph is neither computed nor freed (another loss may still need it).
-    useful = None if wanted is None else _leading_to(grads, wanted)
-    seen: dict = {}
-
+    handed = {id(s) for s in seeds} | {id(s.data) for s in seeds if isinstance(s, hooks.tensor_type)}
     outer_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
-    pop, get = grads.pop, grads.get
-    ndarray = np.ndarray
     try:
-        # The loop below runs once per node; it is the whole per-op cost of backward
-        # beyond numpy's own work, so its common path is kept short.
-        # Nodes wait in a heap keyed by -id, pushed when their first gradient arrives.
-        # Every consumer of a node has a larger id, so popping the largest id first
-        # finishes each node's gradient before the node is processed: a topological
-        # order without a separate traversal of the graph.
-        heap = [(-k.id, k) for k in grads if isinstance(k, Op)]
-        heapify(heap)
         while heap:
             node = heappop(heap)[1]
-            g = pop(node)
-            if capture is not None:
-                if everything:
-                    seen[node] = g
-                else:
-                    if node in wanted:
-                        wanted[node] = g
-                    if node not in useful:
-                        continue
-            elif node.retained is not None:
-                _set_retained(node, g, handed)
-            saved = node.saved
-            if saved is RELEASED:
-                raise RuntimeError(
-                    f"backward: the graph through '{node.name}' was already freed by an earlier backward(); "
-                    "pass retain_graph=True to the first backward() to backpropagate through it again"
-                )
-            if create_graph:
-                saved = _lift_saved(node)
-            in_grads = node.backward(g, *saved)
-            if not retain_graph:
-                node.saved = RELEASED
-            parents = node.parents
-            if type(in_grads) is not tuple:
-                if type(in_grads) is ndarray and len(parents) == 1:
-                    in_grads = (in_grads,)
-                else:
-                    in_grads = _as_gradient_tuple(node, in_grads)
-            elif len(in_grads) != len(parents):
-                in_grads = _as_gradient_tuple(node, in_grads)
-            for parent, need, gi in zip(parents, node.needs, in_grads):
-                if gi is None or not need:
-                    continue
-                if type(gi) is not ndarray:
-                    gi = _as_gradient(gi, node, _index_of(in_grads, gi), parent, create_graph)
-                shape = parent.shape
-                if gi.shape != shape:
-                    gi = sum_to_shape(gi, shape, op=node.name, index=_index_of(parents, parent))
-                dtype = parent.dtype
-                if gi.dtype is not dtype and gi.dtype != dtype and isinstance(gi, ndarray):
-                    gi = gi.astype(dtype)
-                prev = get(parent)
-                if prev is None:
-                    grads[parent] = gi
-                    if isinstance(parent, Op):
-                        heappush(heap, (-parent.id, parent))
-                else:
-                    grads[parent] = prev + gi
+            g = grads.pop(node)
+            if visit is None:
+                if node.keeps_grad:
+                    node.grad = owned(g, handed) if node.grad is None else node.grad + g
+            elif not visit(node, g):
+                continue
+            if node.parents:
+                _propagate(node, g, grads, heap, retain_graph, create_graph)
     finally:
         _state.grad_enabled = outer_mode
 
-    if everything:
-        seen.update(grads)
-        return seen
-    if wanted is not None:
-        for leaf, g in grads.items():
-            if leaf in wanted:
-                wanted[leaf] = g
-        # Like .grad, what tg.grad returns is the caller's own: no two results (nor a
-        # result and the caller's grad_outputs) share an array, and every one is writeable.
-        results = [wanted[t if t._node is None else t._node] for t in capture]
-        return [None if r is None else _owned(r, handed) for r in results]
-    for leaf, g in grads.items():  # only leaves are left: every node was popped
-        if leaf.requires_grad:
-            _accumulate_leaf(leaf, g, handed)
-    return None
+
+def _receive(grads: dict, heap: list, node: Node, g) -> None:
+    """Add ``g`` to what ``node`` has received; a node's first gradient puts it in the heap."""
+    prev = grads.get(node)
+    if prev is None:
+        grads[node] = g
+        heappush(heap, (-node.id, node))
+    else:
+        grads[node] = prev + g
 
 
-def _leading_to(roots, wanted) -> set:
-    """The nodes below ``roots`` from which some node or leaf of ``wanted`` can be reached."""
-    useful: set = set()
-    # Oldest first: every parent is decided before the nodes that consume it.
-    for node in reversed(topological_order([k for k in roots if isinstance(k, Op)])):
-        if any(p in wanted or p in useful for p in node.parents):
-            useful.add(node)
-    return useful
+def _propagate(node: Node, g, grads: dict, heap: list, retain_graph: bool, create_graph: bool) -> None:
+    """Run ``node``'s backward rule and pass each input's gradient to its parent node."""
+    saved = node.saved
+    if saved is RELEASED:
+        raise RuntimeError(
+            f"backward: the graph through '{node.name}' was already freed by an earlier backward(); "
+            "pass retain_graph=True to the first backward() to backpropagate through it again"
+        )
+    if node.id < _state.last_write and saved:
+        _check_not_written(node, saved)
+    if create_graph:
+        saved = _lift_saved(node)
+    in_grads = node.rule.backward(node, g, *saved)
+    if not retain_graph:
+        node.saved = RELEASED
+    parents = node.parents
+    if type(in_grads) is not tuple or len(in_grads) != len(parents):
+        in_grads = _as_gradient_tuple(node, in_grads)
+    index = 0
+    for parent, need, gi in zip(parents, node.needs, in_grads):
+        if gi is not None and need:
+            if type(gi) is not np.ndarray:
+                gi = _as_gradient(gi, node, index, parent, create_graph)
+            if gi.shape != parent.shape:
+                gi = sum_to_shape(gi, parent.shape, op=node.name, index=index)
+            dtype = parent.dtype
+            if gi.dtype is not dtype and gi.dtype != dtype and type(gi) is np.ndarray:
+                gi = gi.astype(dtype)
+            _receive(grads, heap, parent, gi)
+        index += 1
 
 
-def _index_of(items, item) -> int:
-    """The position of ``item`` in ``items`` by identity, for error messages (off the hot path)."""
-    return next(i for i, x in enumerate(items) if x is item)
+def _lift_saved(node: Node) -> tuple:
+    """For create_graph: the saved arrays as Tensors wired to the nodes that made them."""
+    make = hooks.make_tensor
+    return tuple(
+        make(array, node if slot < 0 else node.parents[slot]) for slot, array in zip(node.rule.save_slots, node.saved)
+    )
 
 
-def _as_gradient_tuple(node: Op, in_grads) -> tuple:
+def _as_gradient_tuple(node: Node, in_grads) -> tuple:
     """What backward returned, as one gradient per input, or an error naming the op."""
     if type(in_grads) is not tuple:
         # One bare gradient counts as one, however many rows it has.
@@ -389,16 +461,14 @@ def _as_gradient_tuple(node: Op, in_grads) -> tuple:
     return in_grads
 
 
-def _as_gradient(gi, node: Op, index: int, parent, create_graph: bool):
+def _as_gradient(gi, node: Node, index: int, parent: Node, create_graph: bool):
     """A gradient that is not a plain array, as the pass needs it.
 
     A user's rule may call tinygraph functions on arrays (``g * tg.sigmoid(x)``) and so
     return a constant Tensor: outside create_graph its array is the gradient, so that
     ``.grad`` stays an array. Numbers and lists become arrays; anything else is refused.
     """
-    from tinygraph.tensor import Tensor
-
-    if isinstance(gi, Tensor):
+    if isinstance(gi, hooks.tensor_type):
         return gi if create_graph else gi.data
     if isinstance(gi, np.generic):  # numpy's 0-d arithmetic returns scalars; the dtype cast needs an array
         return np.asarray(gi)
@@ -413,7 +483,10 @@ def _as_gradient(gi, node: Op, index: int, parent, create_graph: bool):
         ) from None
 
 
-def _owned(g, handed: set):
+# ----------------------------------------------------------------- sinks
+
+
+def owned(g, handed: set):
     """``g`` itself if no one else holds it, else a private writeable copy."""
     if isinstance(g, np.generic):
         return np.array(g)
@@ -426,63 +499,57 @@ def _owned(g, handed: set):
     # in the graph, so gradients of this gradient still flow.
     data = g.data
     if id(g) in handed or id(data) in handed or data.base is not None or not data.flags.writeable:
-        if g._node is None and g.requires_grad:  # the user's own leaf, e.g. a seed v for H @ v
-            before, _state.grad_enabled = _state.grad_enabled, True
-            try:
-                g = g * 1.0
-            finally:
-                _state.grad_enabled = before
-        else:
-            g = type(g)._make(np.array(data), g._node)
+        before, _state.grad_enabled = _state.grad_enabled, True
+        try:
+            g = g * 1.0 if g.requires_grad else hooks.make_tensor(np.array(data), None)
+        finally:
+            _state.grad_enabled = before
     handed.add(id(g))
     handed.add(id(g.data))
     return g
 
 
-def _accumulate_leaf(leaf, g, handed: set) -> None:
-    leaf.grad = _owned(g, handed) if leaf.grad is None else leaf.grad + g
+class Capture:
+    """The sink of ``tg.grad``: the gradients of ``wanted`` nodes, and no ``.grad`` written.
 
-
-def _set_retained(node: Op, g, handed: set) -> None:
-    tensor = node.retained()
-    if tensor is not None:
-        tensor.grad = _owned(g, handed) if tensor.grad is None else tensor.grad + g
-
-
-def check_seed(root, grad, *, create_graph: bool):
-    """The gradient that starts backward at ``root``: ones for a scalar, else ``grad`` checked."""
-    if grad is None:
-        if root.data.size != 1:
-            raise ValueError(
-                f"backward: the root has shape {fmt(root.shape)}; backward() without grad= needs a scalar "
-                "(one-element) root, so reduce it first (e.g. .sum() or .mean()) or pass grad= of that shape"
-            )
-        seed = np.ones(root.shape, dtype=root.dtype)
-        if not create_graph:
-            return seed
-    from tinygraph.tensor import Tensor  # here, not at the top: tensor imports this module
-
-    if grad is not None:
-        seed = grad.data if isinstance(grad, Tensor) and not create_graph else grad
-        if not isinstance(seed, Tensor):
-            seed = np.asarray(seed, dtype=root.dtype)
-        if seed.shape != root.shape:
-            raise ValueError(
-                f"backward: grad has shape {fmt(seed.shape)} but the root has shape {fmt(root.shape)}; they must match"
-            )
-    if create_graph and not isinstance(seed, Tensor):
-        seed = Tensor._make(seed, None)
-    return seed
-
-
-def node_gradients(root) -> dict:
-    """dL/d(every node and leaf) for a one-element ``root``, without touching any ``.grad``.
-
-    Runs a backward pass that keeps the graph, so it needs the saved arrays: call it
-    before ``backward()``, or after ``backward(retain_graph=True)``. Keys are the nodes
-    (``Op``) and the leaf Tensors that require grad.
+    Only nodes between the roots and the wanted nodes run: the rest of the graph is
+    neither computed nor freed (another loss may still need it).
     """
-    if not root.requires_grad:
-        return {}
-    seed = check_seed(root, None, create_graph=False)
-    return run_backward([root], [seed], retain_graph=True, create_graph=False, capture="all")
+
+    def __init__(self, roots, wanted):
+        self.got = {node: None for node in wanted}
+        self.useful = set()
+        # Oldest first: every parent is decided before the nodes that consume it.
+        for node in reversed(topological_order(roots)):
+            if any(p in self.got or p in self.useful for p in node.parents):
+                self.useful.add(node)
+
+    def __call__(self, node: Node, g) -> bool:
+        if node in self.got:
+            self.got[node] = g
+        return node in self.useful
+
+
+class EveryNode:
+    """The sink of pictures: the gradient reaching every node that needs one."""
+
+    def __init__(self):
+        self.got = {}
+
+    def __call__(self, node: Node, g) -> bool:
+        self.got[node] = g
+        return True
+
+
+def node_gradients(root: Node, seed=None) -> dict:
+    """dL/d(node) for every node below ``root`` that needs a gradient, without touching any ``.grad``.
+
+    ``seed`` is dL/d(root), ones by default. Runs a backward pass that keeps the graph,
+    so it needs the saved arrays: call it before ``backward()``, or after
+    ``backward(retain_graph=True)``.
+    """
+    if seed is None:
+        seed = np.ones(root.shape, dtype=root.dtype)
+    sink = EveryNode()
+    backward_pass([root], [seed], retain_graph=True, create_graph=False, visit=sink)
+    return sink.got

@@ -1,94 +1,18 @@
-"""Function forms of the ops, for code that reads like numpy: ``tg.relu(W @ X + b)``."""
+"""Function forms of the ops, for code that reads like numpy: ``tg.relu(W @ X + b)``,
+and ``grad``, gradients returned rather than stored.
+
+The function forms are built from the op table: each op class names its function (see
+``tinygraph._ops``), and this module exports it under that name.
+"""
 
 from __future__ import annotations
 
-from tinygraph import _ops
-from tinygraph._graph import check_seed, run_backward
-from tinygraph.tensor import Tensor, apply1, apply2
+from tinygraph._graph import Capture, backward_pass, owned
+from tinygraph.tensor import FUNCTIONS, Tensor, _seed
 
+globals().update(FUNCTIONS)
 
-def matmul(x, y) -> Tensor:
-    """Matrix product ``x @ y`` (numpy's rules; the document's ``np.dot(W, X)`` for 2-D).
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.matmul([[1.0, 2.0]], [[3.0], [4.0]]).item()
-    11.0
-    """
-    return apply2(_ops.MatMul(), x, y)
-
-
-def relu(x) -> Tensor:
-    """max(0, x), elementwise; its derivative at 0 is taken as 0.
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.relu([-1.0, 0.0, 2.0]).numpy().tolist()
-    [0.0, 0.0, 2.0]
-    """
-    return apply1(_ops.ReLU(), x)
-
-
-def sigmoid(x) -> Tensor:
-    """1 / (1 + e^-x), elementwise, stable for large |x|.
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.sigmoid([0.0, 1000.0, -1000.0]).numpy().tolist()
-    [0.5, 1.0, 0.0]
-    """
-    return apply1(_ops.Sigmoid(), x)
-
-
-def tanh(x) -> Tensor:
-    """Hyperbolic tangent, elementwise.
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.tanh([0.0]).item()
-    0.0
-    """
-    return apply1(_ops.Tanh(), x)
-
-
-def exp(x) -> Tensor:
-    """e ** x, elementwise.
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.exp([0.0]).item()
-    1.0
-    """
-    return apply1(_ops.Exp(), x)
-
-
-def log(x) -> Tensor:
-    """Natural logarithm, elementwise; negative inputs are refused.
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.log([1.0]).item()
-    0.0
-    """
-    return apply1(_ops.Log(), x)
-
-
-def broadcast_to(x, shape) -> Tensor:
-    """Repeat ``x`` along broadcast axes to ``shape``; the gradient sums back.
-
-    Examples
-    --------
-    >>> import tinygraph as tg
-    >>> tg.broadcast_to([[1.0], [2.0]], (2, 3)).shape
-    (2, 3)
-    """
-    return apply1(_ops.BroadcastTo(tuple(shape)), x)
+__all__ = sorted(FUNCTIONS) + ["grad"]
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False):
@@ -143,6 +67,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     for i, t in enumerate(outputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad: it does not depend on any input")
-    seeds = [check_seed(o, g, create_graph=create_graph) for o, g in zip(outputs, grad_outputs)]
+    seeds = [_seed(o, g, create_graph=create_graph) for o, g in zip(outputs, grad_outputs)]
     retain = create_graph if retain_graph is None else retain_graph
-    return run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, capture=inputs)
+    roots = [o.node for o in outputs]
+    sink = Capture(roots, [t.node for t in inputs])
+    backward_pass(roots, seeds, retain_graph=retain, create_graph=create_graph, visit=sink)
+    # Like .grad, what tg.grad returns is the caller's own: no two results (nor a result
+    # and the caller's grad_outputs) share an array, and every one is writeable.
+    handed = {id(s) for s in seeds} | {id(s.data) for s in seeds if isinstance(s, Tensor)}
+    return [None if sink.got[t.node] is None else owned(sink.got[t.node], handed) for t in inputs]
+

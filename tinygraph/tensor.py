@@ -1,130 +1,135 @@
-"""Tensor: a numpy array that remembers the op that made it, and ``apply``, the one
-function through which every op runs and is recorded."""
+"""Tensor: a numpy array that knows the node of the graph that made it, and ``apply``,
+the one function through which every op runs and is recorded.
+
+The Tensor's methods, operators and numpy interop are built here from the op table's
+declarations (``tinygraph._ops``): an op names its public forms once, in its class.
+"""
 
 from __future__ import annotations
 
-import weakref
+import inspect
 
 import numpy as np
 
-from tinygraph import _graph, _ops
-from tinygraph._graph import SAVES_BOTH, SAVES_OUT, Op, _ids, _state, check_seed, record, run_backward, saved_arrays
+from tinygraph import _graph
+from tinygraph._graph import _state, backward_pass, leaf_node, note_inplace_write, record
+from tinygraph._ops import OPS, takes_parameters
 from tinygraph._shapes import as_float_array, as_operand, fmt
 
+# ----------------------------------------------------------------- applying an op
 
-def apply(op: Op, *inputs):
-    """Run ``op`` forward on ``inputs`` and, when any of them requires grad, record it.
+
+def apply(rule, *inputs):
+    """Run ``rule`` forward on ``inputs`` and, when any of them requires grad, record it.
 
     Inputs that are not Tensors (arrays, Python numbers) become constants next to the
-    first Tensor among them. This and its one- and two-input forms below are the only
-    places where graph nodes are made.
+    first Tensor among them. ``apply1`` and ``apply2`` are the same for one and two
+    inputs, without the tuple handling (they are the hot path of every op).
     """
     n = len(inputs)
-    if n != op.arity:
-        raise TypeError(f"{op.name}: takes {op.arity} input(s), got {n}")
+    if rule.arity is not None and n != rule.arity:
+        raise TypeError(f"{rule.name}: takes {rule.arity} input(s), got {n}")
     if n == 1:
-        return apply1(op, inputs[0])
+        return apply1(rule, inputs[0])
     if n == 2:
-        return apply2(op, inputs[0], inputs[1])
+        return apply2(rule, inputs[0], inputs[1])
     like = next((t for t in inputs if isinstance(t, Tensor)), None)
-    inputs = tuple(_coerce(t, like, op.name) for t in inputs)
-    out = op.forward(*[t.data for t in inputs])
-    if type(out) is not np.ndarray or op.check_output:
-        out = _checked_output(op, out)
-    if _state.grad_enabled and any(t.requires_grad for t in inputs):
-        record(op, inputs, out)
-        return _make(out, op)
+    inputs = tuple(_coerce(t, like, rule.name) for t in inputs)
+    out = rule.forward(*[t._data for t in inputs])
+    if type(out) is not np.ndarray or rule.check_output:
+        out = _checked_output(rule, out)
+    if _state.grad_enabled and any(t._rg for t in inputs):
+        needs = tuple([t._rg for t in inputs])
+        return _make(out, record(rule, tuple([_node_of(t) for t in inputs]), needs, _saved(rule, inputs, out), out))
     return _make(out, None)
 
 
-# apply1 and apply2 are the hot path of every op: on small arrays a Python function call
-# costs a fair part of a numpy op, so they record the node inline instead of calling
-# helpers (record() is the general form of the same steps).
-
-
-def apply1(op: Op, a):
+def apply1(rule, a):
     """``apply`` for one input."""
     if not isinstance(a, Tensor):
-        a = _coerce(a, None, op.name)
-    out = op.forward(a.data)
-    if type(out) is not np.ndarray or op.check_output:
+        a = _coerce(a, None, rule.name)
+    out = rule.forward(a._data)
+    if type(out) is not np.ndarray or rule.check_output:
         # ufuncs on 0-d arrays return numpy scalars; user ops may return lists or integers.
-        out = _checked_output(op, out)
+        out = _checked_output(rule, out)
     t = _new(Tensor)
-    t.data = out
-    if a.requires_grad and _state.grad_enabled:
-        node = a._node
-        op.parents = (a if node is None else node,)
-        op.needs = (True,)
-        slots = op._save_slots
-        if slots is SAVES_OUT:
-            op.saved = (out,)
-        else:
-            op.saved = saved_arrays(slots, (a,), out) if slots else ()
-        op.shape, op.dtype, op.id = out.shape, out.dtype, next(_ids)
-        if _state.scope is not None:
-            op.scope = _state.scope
-        t.requires_grad, t._node = True, op
+    t._data = out
+    if a._rg and _state.grad_enabled:
+        slots = rule.save_slots
+        saved = () if not slots else ((out,) if slots == _OUT else _saved(rule, (a,), out))
+        t._node, t._rg = record(rule, (a._node,), _ONE, saved, out), True
     else:
-        t.requires_grad, t._node = False, None
+        t._node, t._rg = None, False
     return t
 
 
-def apply2(op: Op, a, b):
+def apply2(rule, a, b):
     """``apply`` for two inputs; a non-Tensor side becomes a constant of the other's dtype."""
     if not isinstance(b, Tensor):
-        b = _constant(b, a, op) if isinstance(a, Tensor) else _coerce(b, None, op.name)
+        b = _constant(b, a, rule) if isinstance(a, Tensor) else _coerce(b, None, rule.name)
     if not isinstance(a, Tensor):
-        a = _constant(a, b, op)
-    out = op.forward(a.data, b.data)
-    if type(out) is not np.ndarray or op.check_output:
-        out = _checked_output(op, out)
+        a = _constant(a, b, rule)
+    out = rule.forward(a._data, b._data)
+    if type(out) is not np.ndarray or rule.check_output:
+        out = _checked_output(rule, out)
     t = _new(Tensor)
-    t.data = out
-    if (a.requires_grad or b.requires_grad) and _state.grad_enabled:
-        na, nb = a._node, b._node
-        op.parents = (a if na is None else na, b if nb is None else nb)
+    t._data = out
+    ga, gb = a._rg, b._rg
+    if (ga or gb) and _state.grad_enabled:
+        slots = rule.save_slots
+        saved = () if not slots else ((a._data, b._data) if slots == _BOTH else _saved(rule, (a, b), out))
         # Constant tuples, not a new one per op (a tuple made per op is also one freed per op).
-        op.needs = _BOTH if a.requires_grad and b.requires_grad else (_FIRST if a.requires_grad else _SECOND)
-        slots = op._save_slots
-        if slots is SAVES_BOTH:
-            op.saved = (a.data, b.data)
-        else:
-            op.saved = saved_arrays(slots, (a, b), out) if slots else ()
-        op.shape, op.dtype, op.id = out.shape, out.dtype, next(_ids)
-        if _state.scope is not None:
-            op.scope = _state.scope
-        t.requires_grad, t._node = True, op
+        needs = _BOTH_NEED if ga and gb else (_FIRST if ga else _SECOND)
+        parents = (a._node or _node_of(a), b._node or _node_of(b))
+        t._node, t._rg = record(rule, parents, needs, saved, out), True
     else:
-        t.requires_grad, t._node = False, None
+        t._node, t._rg = None, False
     return t
 
 
-_BOTH, _FIRST, _SECOND = (True, True), (True, False), (False, True)
+_OUT, _BOTH = (-1,), (0, 1)
+_ONE, _BOTH_NEED, _FIRST, _SECOND = (True,), (True, True), (True, False), (False, True)
 
 
-# Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constant
-# arrays, made once per (value, dtype) and shared: converting a number costs more than
-# most ops on small arrays. Zero is not cached, so -0.0 keeps its sign.
+def _saved(rule, inputs, out) -> tuple:
+    """The arrays a rule's ``saves`` names: input ``i`` for slot i, the output for -1."""
+    return tuple([out if i < 0 else inputs[i]._data for i in rule.save_slots])
+
+
+def _node_of(t: "Tensor"):
+    """The node an input is recorded under; a constant gets its leaf node on first use."""
+    node = t._node
+    if node is None:
+        node = t._node = leaf_node(t._data)
+        if t._name is not None:
+            node.label = t._name
+        # The scope the constant was made in, not the one it is used in.
+        node.scope = t._scope
+    return node
+
+
+# Python numbers next to a Tensor (``1 - a``, ``x / N``) become read-only 0-d constants,
+# made once per (value, dtype) with their leaf node and shared: converting a number
+# costs more than most ops on small arrays. Zero is not cached, so -0.0 keeps its sign.
 _CONSTANTS: dict = {}
 _CONSTANTS_MAX = 4096
 
 
-def _constant(value, like, op: Op):
+def _constant(value, like, rule):
     kind = type(value)
     if (kind is float or kind is int) and value == value and value:  # not NaN, not zero
-        dtype = like.data.dtype
+        dtype = like._data.dtype
         key = (value, kind, dtype.str)  # dtype.str: hashing a dtype object is slow
-        array = _CONSTANTS.get(key)
-        if array is None:
+        t = _CONSTANTS.get(key)
+        if t is None:
             if len(_CONSTANTS) >= _CONSTANTS_MAX:
                 _CONSTANTS.clear()
-            array = _CONSTANTS[key] = as_operand(value, dtype, what=op.name)
+            array = as_operand(value, dtype, what=rule.name)
             array.flags.writeable = False
-        # A fresh Tensor around the shared read-only array: a Tensor reachable through
-        # .grad_fn.parents can be changed by its finder, the array cannot.
-        return _make(array, None)
-    return _coerce(value, like, op.name)
+            t = _CONSTANTS[key] = _make(array, None)
+            t._node = leaf_node(array)
+        return t
+    return _coerce(value, like, rule.name)
 
 
 def _coerce(value, like, op_name: str):
@@ -135,11 +140,35 @@ def _coerce(value, like, op_name: str):
     return _make(as_operand(value, like.dtype, what=op_name), None)
 
 
-def _checked_output(op: Op, out) -> np.ndarray:
+def _checked_output(rule, out) -> np.ndarray:
     array = np.asarray(out)
     if array.dtype.kind != "f":
-        raise TypeError(f"{op.name}: forward must return a floating array, got dtype {array.dtype}")
+        raise TypeError(f"{rule.name}: forward must return a floating array, got dtype {array.dtype}")
     return array
+
+
+_new = object.__new__
+
+
+def _make(data: np.ndarray, node) -> "Tensor":
+    """A Tensor around an already coerced array; made by op ``node``, or a constant if None."""
+    t = _new(Tensor)
+    t._data = data
+    t._rg = node is not None
+    t._node = node
+    return t
+
+
+def _make_on(data: np.ndarray, node) -> "Tensor":
+    """A Tensor around ``data`` whose gradient flows to ``node`` (any node: leaf, constant or op)."""
+    t = _new(Tensor)
+    t._data = data
+    t._rg = node is not None and node.requires_grad
+    t._node = node
+    return t
+
+
+# ----------------------------------------------------------------- Tensor
 
 
 class Tensor:
@@ -154,6 +183,18 @@ class Tensor:
         Record the ops applied to this Tensor so that ``backward`` can fill ``.grad``.
     name : str, optional
         Shown by ``repr`` and by ``tg.draw``.
+
+    Notes
+    -----
+    Tensors compare elementwise (``==`` gives a boolean array, like numpy) and hash by
+    identity, so they work as dict keys and set members but not with ``list.index``.
+
+    Changing ``t.data`` in place (``t.data *= 5``) while a recorded graph still holds
+    that array for its backward makes that backward raise, naming the tensor, rather
+    than return gradients computed at values the forward never saw. Assigning a new
+    array (``t.data = t.data - lr * t.grad``, what the optimizers do) leaves recorded
+    graphs valid. Writes that bypass the Tensor (through another view of the array, or
+    ``out=``) cannot be seen.
 
     Examples
     --------
@@ -173,8 +214,7 @@ class Tensor:
 
     # Rarely set attributes live in the instance dict (created on first use) behind
     # class-level defaults, so that making a Tensor, done once per op, sets only three.
-    __slots__ = ("data", "requires_grad", "_node", "__dict__", "__weakref__")
-    grad = None
+    __slots__ = ("_data", "_rg", "_node", "__dict__", "__weakref__")
     _name = None
     _scope = None
     # Make numpy defer to Tensor in mixed expressions (array + Tensor, np.exp(Tensor)).
@@ -182,41 +222,117 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None):
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = as_float_array(data)
+            data = data._data
+        self._data = as_float_array(data)
         if not isinstance(requires_grad, (bool, np.bool_)):
             raise TypeError(f"Tensor: requires_grad must be a bool, got {type(requires_grad).__name__}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Tensor: name must be a string, got {type(name).__name__}")
-        self.requires_grad = bool(requires_grad)
+        self._rg = bool(requires_grad)
         self._node = None
         if name is not None:
             self._name = name
         scope = _state.scope
         if scope is not None:
             self._scope = scope
+        if self._rg:
+            self._new_leaf_node()
 
-    @staticmethod
-    def _make(data: np.ndarray, node):
-        """A Tensor around an array already coerced, made by ``node`` (or a constant)."""
-        return _make(data, node)
+    def _new_leaf_node(self) -> None:
+        node = self._node = leaf_node(self._data, requires_grad=True)
+        node.label = self._name
+        node.scope = self._scope
+
+    @property
+    def grad(self):
+        """dL/d(this Tensor) accumulated by backward: for leaves that require grad, and
+        for results ``retain_grad()`` was called on (None until then)."""
+        node = self._node
+        return node.grad if node is not None else None
+
+    @grad.setter
+    def grad(self, value):
+        node = self._node
+        if node is None or not node.requires_grad:
+            if value is None:
+                return
+            raise RuntimeError("grad: this Tensor does not require grad, so it holds no gradient")
+        node.grad = value
+
+    # ----- the value and the flag -----
+    @property
+    def data(self) -> np.ndarray:
+        """The array (shared, not copied). Assigning a new array keeps recorded graphs valid;
+        changing it in place (``t.data *= 5``) makes graphs that saved it refuse backward."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        node = self._node
+        if value is self._data:  # t.data op= ...: the array was changed in place
+            note_inplace_write(value, self._describe())
+            return
+        value = as_float_array(value, what="data")
+        if node is not None and (value.shape != node.shape or value.dtype != node.dtype):
+            if node.parents:
+                raise ValueError(
+                    f"data: this Tensor was made by '{node.name}' with shape {fmt(node.shape)} and dtype {node.dtype}; "
+                    f"an array of shape {fmt(value.shape)} and dtype {value.dtype} cannot take its place"
+                )
+            self._data = value
+            if self._rg:
+                self._new_leaf_node()
+            else:
+                self._node = None  # a constant's node is made again, holding the new value, when next used
+            return
+        if node is not None and not node.parents:
+            if node.requires_grad:
+                node.saved = (value,)  # the leaf's current value, for pictures
+            else:
+                self._node = None
+        self._data = value
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this Tensor are recorded for backward. Only a leaf's flag can be changed."""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"requires_grad must be a bool, got {type(value).__name__}")
+        node = self._node
+        if node is not None and node.parents:
+            raise RuntimeError(
+                f"requires_grad: only a leaf's flag can change; this Tensor was made by '{node.name}' "
+                "(use .detach() for a leaf with the same values)"
+            )
+        if bool(value) != self._rg:
+            self._rg = bool(value)
+            if self._rg:
+                self._new_leaf_node()
+            else:
+                self._node = None
+
+    def _describe(self) -> str:
+        return f"Tensor {self._name!r}" if self._name else f"a Tensor of shape {fmt(self._data.shape)}"
 
     # ----- array-like attributes -----
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def T(self) -> "Tensor":
@@ -226,11 +342,17 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for Tensors the user made (and for results of ops that recorded nothing)."""
-        return self._node is None
+        return self._node is None or not self._node.parents
 
     @property
     def grad_fn(self):
-        """The node (an ``Op``) that produced this Tensor, or None for a leaf."""
+        """The node of the graph that produced this Tensor, or None for a leaf."""
+        node = self._node
+        return node if node is not None and node.parents else None
+
+    @property
+    def node(self):
+        """This Tensor's node in the graph (a leaf node for a leaf that requires grad), or None."""
         return self._node
 
     @property
@@ -248,7 +370,7 @@ class Tensor:
     @property
     def scope(self):
         """The ``name_scope`` this Tensor (or the op that made it) was created in."""
-        return self._scope if self._node is None else self._node.scope
+        return self._node.scope if self._node is not None and self._node.parents else self._scope
 
     def named(self, name: str) -> "Tensor":
         """Set ``name`` and return ``self``, to name results inline: ``(W @ X + b).named("Z1")``."""
@@ -257,28 +379,30 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def item(self) -> float:
         """The value of a one-element Tensor as a Python float."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only a one-element Tensor has an item; this one has shape {fmt(self.shape)}")
-        return self.data.item()
+        return self._data.item()
+
+    def tolist(self):
+        """The values as nested Python lists, like ``ndarray.tolist``."""
+        return self._data.tolist()
 
     def detach(self) -> "Tensor":
         """A new leaf sharing this Tensor's data, cut from the graph."""
-        t = _make(self.data, None)
+        t = _make(self._data, None)
         if self._name is not None:
             t._name = self._name
         return t
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this non-leaf Tensor after backward (leaves always keep it)."""
-        if self._node is None:
-            if not self.requires_grad:
-                raise RuntimeError("retain_grad: this Tensor does not require grad, so it will never have one")
-            return self
-        self._node.retained = weakref.ref(self)
+        if not self._rg:
+            raise RuntimeError("retain_grad: this Tensor does not require grad, so it will never have one")
+        self._node.keeps_grad = True
         return self
 
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -294,34 +418,46 @@ class Tensor:
             Record the backward pass itself, for gradients of gradients. ``.grad`` then
             holds Tensors.
         """
-        if not self.requires_grad:
+        if not self._rg:
             raise RuntimeError(
                 "backward: this Tensor does not require grad: no input of the ops that made it has requires_grad=True"
             )
-        seed = check_seed(self, grad, create_graph=create_graph)
-        run_backward([self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+        seed = _seed(self, grad, create_graph=create_graph)
+        backward_pass([self._node], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph)
 
     # ----- numpy interop -----
     def __array__(self, dtype=None, copy=None):
         if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         function = _UFUNCS.get(ufunc)
-        if method != "__call__" or kwargs or function is None:
+        if method == "__call__" and not kwargs and function is not None:
+            return function(*inputs)
+        if _any_requires_grad(inputs) or _any_requires_grad(kwargs.values()):
+            call = f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method}"
             raise TypeError(
-                f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not differentiable in tinygraph; "
-                "use a tinygraph op, define an Op, or leave the graph with .numpy()"
+                f"{call} is not differentiable in tinygraph and would cut the graph; "
+                "use a tinygraph op, define an Op, or leave the graph with .detach().numpy()"
             )
-        return function(*inputs)
+        # On Tensors that need no gradient, numpy answers as it would on the arrays.
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(_raw(o) for o in out)
+        return getattr(ufunc, method)(*_raw_all(inputs), **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         # numpy functions that are not ufuncs (np.dot, np.sum, ...): the document's own
         # np.dot(W, X) must record a matmul, not silently return an array off the graph.
         function = _ARRAY_FUNCTIONS.get(func)
         if function is not None:
-            return function(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            except TypeError as err:
+                if "argument" not in str(err):
+                    raise
+                raise TypeError(f"np.{func.__name__} on a Tensor: {err}") from None
         if _any_requires_grad(args) or _any_requires_grad(kwargs.values()):
             raise TypeError(
                 f"np.{func.__name__} is not differentiable in tinygraph and would cut the graph; "
@@ -330,117 +466,193 @@ class Tensor:
         return func(*_raw_all(args), **{k: _raw_all(v) if isinstance(v, (list, tuple)) else _raw(v) for k, v in kwargs.items()})
 
     def __repr__(self):
-        body = np.array2string(self.data, prefix="Tensor(", separator=", ", precision=4, threshold=20)
+        body = np.array2string(self._data, prefix="Tensor(", separator=", ", precision=4, threshold=20)
         extra = ""
-        if self.data.dtype != np.float64:
-            extra += f", dtype={self.data.dtype}"
-        if self._node is not None:
+        if self._data.dtype != np.float64:
+            extra += f", dtype={self._data.dtype}"
+        if self.grad_fn is not None:
             extra += f", grad_fn=<{self._node.name}>"
-        elif self.requires_grad:
+        elif self._rg:
             extra += ", requires_grad=True"
         if self._name is not None:
             extra += f", name={self._name!r}"
         return f"Tensor({body}{extra})"
 
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def __bool__(self):
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self):
         return float(self.item())
 
-    # Comparisons give plain boolean arrays: they are not differentiable.
+    def __int__(self):
+        return int(self.item())
+
+    # Comparisons give plain boolean arrays, elementwise like numpy's: they are not
+    # differentiable. Hashing stays by identity (PyTorch's choice), so a Tensor can be a
+    # dict key or a set member.
+    def __eq__(self, other):
+        return self._data == _raw(other)
+
+    def __ne__(self, other):
+        return self._data != _raw(other)
+
     def __lt__(self, other):
-        return self.data < _raw(other)
+        return self._data < _raw(other)
 
     def __le__(self, other):
-        return self.data <= _raw(other)
+        return self._data <= _raw(other)
 
     def __gt__(self, other):
-        return self.data > _raw(other)
+        return self._data > _raw(other)
 
     def __ge__(self, other):
-        return self.data >= _raw(other)
+        return self._data >= _raw(other)
 
-    # ----- arithmetic (binary operators are made by _binary_operators below the class) -----
-    def __neg__(self):
-        return apply1(_ops.Neg(), self)
+    __hash__ = object.__hash__
 
     def __pos__(self):
         return self
 
-    def __pow__(self, exponent):
-        return apply1(_ops.Pow(exponent), self)
 
-    def __rpow__(self, base):
-        return apply1(_ops.ExpBase(base), self)
-
-    # ----- methods -----
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Sum over ``axis`` (all axes by default), like ``ndarray.sum``."""
-        return apply1(_ops.Sum(axis, keepdims), self)
-
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Mean over ``axis`` (all axes by default), like ``ndarray.mean``."""
-        return apply1(_ops.Mean(axis, keepdims), self)
-
-    def reshape(self, *shape) -> "Tensor":
-        """A Tensor of the same data in ``shape`` (one entry may be -1)."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return apply1(_ops.Reshape(shape), self)
-
-    def transpose(self, *axes) -> "Tensor":
-        """Permute the axes (reverse them when none are given), like ``ndarray.transpose``."""
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = () if axes[0] is None else tuple(axes[0])
-        return apply1(_ops.Transpose(axes or None), self)
-
-    def broadcast_to(self, shape) -> "Tensor":
-        """Repeat along broadcast axes to ``shape``, like ``np.broadcast_to``."""
-        return apply1(_ops.BroadcastTo(tuple(shape)), self)
-
-    def exp(self) -> "Tensor":
-        return apply1(_ops.Exp(), self)
-
-    def log(self) -> "Tensor":
-        return apply1(_ops.Log(), self)
-
-    def relu(self) -> "Tensor":
-        return apply1(_ops.ReLU(), self)
-
-    def sigmoid(self) -> "Tensor":
-        return apply1(_ops.Sigmoid(), self)
-
-    def tanh(self) -> "Tensor":
-        return apply1(_ops.Tanh(), self)
-
-    __hash__ = object.__hash__
+# ----------------------------------------------------------------- seeds
 
 
-def _binary_operators(op_class):
-    """``x <op> y`` and its reflected form ``y <op> x`` for one op class."""
+def _seed(root: Tensor, grad, *, create_graph: bool):
+    """The gradient that starts backward at ``root``: ones for a one-element root, else ``grad`` checked."""
+    if grad is None:
+        if root._data.size != 1:
+            raise ValueError(
+                f"backward: the root has shape {fmt(root.shape)}; backward() without grad= needs a scalar "
+                "(one-element) root, so reduce it first (e.g. .sum() or .mean()) or pass grad= of that shape"
+            )
+        seed = np.ones(root.shape, dtype=root.dtype)
+    else:
+        seed = grad._data if isinstance(grad, Tensor) and not create_graph else grad
+        if not isinstance(seed, Tensor):
+            seed = np.asarray(seed, dtype=root.dtype)
+        if seed.shape != root.shape:
+            raise ValueError(
+                f"backward: grad has shape {fmt(seed.shape)} but the root has shape {fmt(root.shape)}; they must match"
+            )
+    if create_graph and not isinstance(seed, Tensor):
+        seed = _make(seed, None)
+    return seed
 
-    def operator(self, other):
-        return apply2(op_class(), self, other)
 
-    def reflected(self, other):
-        return apply2(op_class(), other, self)
-
-    return operator, reflected
+# ----------------------------------------------------------------- public forms from the op table
 
 
-Tensor.__add__, Tensor.__radd__ = _binary_operators(_ops.Add)
-Tensor.__sub__, Tensor.__rsub__ = _binary_operators(_ops.Sub)
-Tensor.__mul__, Tensor.__rmul__ = _binary_operators(_ops.Mul)
-Tensor.__truediv__, Tensor.__rtruediv__ = _binary_operators(_ops.Div)
-Tensor.__matmul__, Tensor.__rmatmul__ = _binary_operators(_ops.MatMul)
+def public_form(rule_class):
+    """The function that builds ``rule_class`` from a call's extra arguments and applies it.
+
+    ``form(*inputs, *parameters, **parameters)``: the first ``arity`` arguments are the
+    inputs, the rest build the op (an axis, an exponent). Ops without parameters share
+    one rule instance.
+    """
+    arity = rule_class.arity
+    shared = None if takes_parameters(rule_class) else rule_class()
+    name = rule_class.function or rule_class.method or rule_class.name
+
+    def form(*args, **kwargs):
+        if arity is None:  # variadic ops take their inputs as one sequence
+            if not args:
+                raise TypeError(f"{name}: missing the sequence of inputs")
+            inputs, params = tuple(args[0]), args[1:]
+        else:
+            if len(args) < arity:
+                raise TypeError(f"{name}: takes {arity} input(s), got {len(args)}")
+            inputs, params = args[:arity], args[arity:]
+        rule = shared if shared is not None and not params and not kwargs else rule_class(*params, **kwargs)
+        return apply(rule, *inputs)
+
+    form.__name__ = form.__qualname__ = name
+    form.__doc__ = rule_class.__doc__
+    form.op = rule_class
+    inputs = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in rule_class.input_names]
+    if takes_parameters(rule_class):
+        params = list(inspect.signature(rule_class.__init__).parameters.values())[1:]
+    else:
+        params = []
+    try:
+        form.__signature__ = inspect.Signature(inputs + params)
+    except ValueError:  # e.g. *shape after named inputs: keep the plain (*args, **kwargs)
+        pass
+    return form
+
+
+def _method(rule_class):
+    """``t.name(...)``: the op applied to ``t`` (and the other inputs given)."""
+    form = public_form(rule_class)
+    if rule_class.arity == 1 and not takes_parameters(rule_class):
+        shared = rule_class()
+
+        def method(self):
+            return apply1(shared, self)
+
+    else:
+
+        def method(self, *args, **kwargs):
+            return form(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = rule_class.method
+    method.__doc__ = rule_class.__doc__
+    return method
+
+
+def _operators(rule_class) -> dict:
+    """``x op y`` and its reflected ``y op x`` for two inputs; ``op x`` or ``x ** p`` for one."""
+    forms = {}
+    if rule_class.arity == 2:
+        shared = rule_class()
+
+        def operator(self, other):
+            return apply2(shared, self, other)
+
+        def reflected(self, other):
+            return apply2(shared, other, self)
+
+        forms[rule_class.operator] = operator
+        if rule_class.reflected:
+            forms[rule_class.reflected] = reflected
+    elif takes_parameters(rule_class):  # x ** p, p ** x: the other side builds the op
+
+        def with_parameter(self, parameter):
+            return apply1(rule_class(parameter), self)
+
+        forms[rule_class.operator] = with_parameter
+    else:
+        shared = rule_class()
+
+        def unary(self):
+            return apply1(shared, self)
+
+        forms[rule_class.operator] = unary
+    return forms
+
+
+#: The function form of every op that has one, by its public name (functional.py exports them).
+FUNCTIONS: dict = {}
+_UFUNCS: dict = {}
+_ARRAY_FUNCTIONS: dict = {}
+
+for _rule in OPS.values():
+    if _rule.method:
+        setattr(Tensor, _rule.method, _method(_rule))
+    if _rule.operator:
+        for _dunder, _fn in _operators(_rule).items():
+            setattr(Tensor, _dunder, _fn)
+    if _rule.function:
+        FUNCTIONS[_rule.function] = public_form(_rule)
+    for _numpy_function in _rule.numpy:
+        table = _UFUNCS if isinstance(_numpy_function, np.ufunc) else _ARRAY_FUNCTIONS
+        table[_numpy_function] = public_form(_rule)
 
 
 def _raw(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _raw_all(values):
@@ -449,77 +661,46 @@ def _raw_all(values):
 
 def _any_requires_grad(values) -> bool:
     for v in values:
-        if isinstance(v, Tensor) and v.requires_grad:
+        if isinstance(v, Tensor) and v._rg:
             return True
         if isinstance(v, (list, tuple)) and _any_requires_grad(v):
             return True
     return False
 
 
+# Two numpy functions span two ops each, so they dispatch on their operands here.
+
+
 def _np_dot(a, b, out=None):
+    """np.dot: matmul for 1-D and 2-D operands, mul when one side is a scalar."""
     if out is not None or np.ndim(_raw(a)) > 2 or np.ndim(_raw(b)) > 2:
         raise TypeError("np.dot on Tensors takes 1-D or 2-D operands and no out=; use @ (np.matmul) for stacks")
     if np.ndim(_raw(a)) == 0 or np.ndim(_raw(b)) == 0:
-        return apply2(_ops.Mul(), a, b)
-    return apply2(_ops.MatMul(), a, b)
+        return apply2(OPS["mul"](), a, b)
+    return apply2(OPS["matmul"](), a, b)
 
 
-def _reduction(method: str):
-    def reduce(a, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
-        if dtype is not None or out is not None or unsupported:
-            raise TypeError(f"np.{method} on a Tensor takes axis= and keepdims= only")
-        return getattr(_tensor(a), method)(axis=axis, keepdims=keepdims)
-
-    return reduce
-
-
-def _tensor(value) -> "Tensor":
-    return value if isinstance(value, Tensor) else Tensor(value)
-
-
-_ARRAY_FUNCTIONS = {
-    np.dot: _np_dot,
-    np.sum: _reduction("sum"),
-    np.mean: _reduction("mean"),
-    np.transpose: lambda a, axes=None: _tensor(a).transpose(axes),
-    np.reshape: lambda a, shape=None, **kw: _tensor(a).reshape(kw.get("newshape", shape)),
-    np.broadcast_to: lambda a, shape, subok=False: _tensor(a).broadcast_to(shape),
-}
-
-
-def _power(a, b):
+def _np_power(a, b):
     """np.power with a Tensor on either side: a constant exponent, or a constant positive base."""
     if isinstance(a, Tensor):
-        return apply1(_ops.Pow(b), a)
-    return apply1(_ops.ExpBase(a), b)
+        return apply1(OPS["pow"](b), a)
+    return apply1(OPS["exp_base"](a), b)
 
 
-_UFUNCS = {
-    np.add: lambda a, b: apply2(_ops.Add(), a, b),
-    np.subtract: lambda a, b: apply2(_ops.Sub(), a, b),
-    np.multiply: lambda a, b: apply2(_ops.Mul(), a, b),
-    np.true_divide: lambda a, b: apply2(_ops.Div(), a, b),
-    np.matmul: lambda a, b: apply2(_ops.MatMul(), a, b),
-    np.negative: lambda a: apply1(_ops.Neg(), a),
-    np.exp: lambda a: apply1(_ops.Exp(), a),
-    np.log: lambda a: apply1(_ops.Log(), a),
-    np.tanh: lambda a: apply1(_ops.Tanh(), a),
-    np.power: _power,
-    # Comparisons are not differentiable: they give boolean arrays, as the operators do.
-    np.less: lambda a, b: _raw(a) < _raw(b),
-    np.less_equal: lambda a, b: _raw(a) <= _raw(b),
-    np.greater: lambda a, b: _raw(a) > _raw(b),
-    np.greater_equal: lambda a, b: _raw(a) >= _raw(b),
-}
+_ARRAY_FUNCTIONS[np.dot] = _np_dot
+_UFUNCS[np.power] = _np_power
+# Comparisons are not differentiable: they give boolean arrays, as the operators do.
+_UFUNCS.update(
+    {
+        np.equal: lambda a, b: _raw(a) == _raw(b),
+        np.not_equal: lambda a, b: _raw(a) != _raw(b),
+        np.less: lambda a, b: _raw(a) < _raw(b),
+        np.less_equal: lambda a, b: _raw(a) <= _raw(b),
+        np.greater: lambda a, b: _raw(a) > _raw(b),
+        np.greater_equal: lambda a, b: _raw(a) >= _raw(b),
+    }
+)
 
-
-_new = object.__new__
-
-
-def _make(data: np.ndarray, node) -> Tensor:
-    """A Tensor around an already coerced array; made by ``node``, or a constant if None."""
-    t = _new(Tensor)
-    t.data = data
-    t.requires_grad = node is not None
-    t._node = node
-    return t
+_graph.hooks.tensor_type = Tensor
+_graph.hooks.make_tensor = _make_on
+_graph.hooks.apply = apply

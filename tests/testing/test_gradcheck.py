@@ -19,7 +19,7 @@ class WrongSlopeSquare(tg.Op):
     def forward(self, x):
         return x * x
 
-    def backward(self, g, x):
+    def backward(self, ctx, g, x):
         scale = np.ones(x.shape)
         scale.reshape(-1)[min(1, x.size - 1)] = 1.01
         return g * 2.0 * x * scale
@@ -35,7 +35,7 @@ class FrozenSigmoid(tg.Op):
     def forward(self, x):
         return 1.0 / (1.0 + np.exp(-x))
 
-    def backward(self, g, x):
+    def backward(self, ctx, g, x):
         raw = x.data if isinstance(x, tg.Tensor) else x
         s = 1.0 / (1.0 + np.exp(-raw))
         return g * (s * (1.0 - s))

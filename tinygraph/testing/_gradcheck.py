@@ -99,7 +99,7 @@ def _analytic(out: Tensor, wrt: list, weights: np.ndarray, create_graph: bool = 
     if not out.requires_grad:  # fn ignores its inputs: every derivative is zero
         return [np.zeros_like(t.data) for t in wrt]
     grads = _grad(out, wrt, grad_outputs=weights.astype(out.dtype), create_graph=create_graph)
-    return [np.zeros_like(t.data) if g is None else g for g in grads]
+    return [np.zeros_like(t.data) if g is None else g for t, g in zip(wrt, grads)]
 
 
 def _compare(got, expected: np.ndarray, position: int, leaf: Tensor, *, atol: float, rtol: float, order: str):

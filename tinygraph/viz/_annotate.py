@@ -1,27 +1,22 @@
 """What is written on the picture from the engine: gradients and values of the drawn tensors.
 
-Like :mod:`tinygraph.viz._layout`, this module reads engine nodes (``op.saved``,
-``op.retained``, ``node_gradients``); the DOT writer only receives the arrays.
+Like :mod:`tinygraph.viz._layout`, this module reads engine nodes (``node.saved``,
+``node.grad``, ``node_gradients``); the DOT writer only receives the arrays.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinygraph._graph import RELEASED, Op, node_gradients
+from tinygraph._graph import RELEASED, node_gradients
 from tinygraph._ops import OPS
 from tinygraph.tensor import Tensor
-from tinygraph.viz._layout import Picture
+from tinygraph.viz._layout import Picture, leaf_value
 
 
 def _plain(array):
     """``.grad`` holds Tensors after backward(create_graph=True); show their arrays."""
     return array.data if isinstance(array, Tensor) else array
-
-
-def _retained_tensor(op: Op):
-    ref = op.retained
-    return ref() if ref is not None else None
 
 
 def gradients(picture: Picture):
@@ -32,13 +27,9 @@ def gradients(picture: Picture):
     graph is still retained. Raises when no gradient exists at all.
     """
     grads: dict = {}
-    for leaf in picture.leaf_ids:
-        if leaf.grad is not None:
-            grads[leaf] = _plain(leaf.grad)
-    for op in picture.ops:
-        tensor = _retained_tensor(op)
-        if tensor is not None and tensor.grad is not None:
-            grads[op] = _plain(tensor.grad)
+    for item in list(picture.leaf_ids) + picture.ops:
+        if item.grad is not None:
+            grads[item] = _plain(item.grad)
     if not grads:
         raise RuntimeError(
             "draw: show_grads=True but no tensor in this graph has a gradient yet: call backward() on the root "
@@ -53,7 +44,7 @@ def gradients(picture: Picture):
             note = "gradients of intermediate results need a one-element root (or retain_grad() on them)"
         else:
             try:
-                every = node_gradients(picture.root)
+                every = node_gradients(picture.root_node)
             except RuntimeError:
                 every = {}
                 note = (
@@ -74,30 +65,26 @@ _DETERMINISTIC_OPS = frozenset(OPS.values())
 def values(picture: Picture) -> dict:
     """The data of every tensor drawn: leaves hold theirs; results come from the root,
     retained tensors, arrays saved for backward, or by re-running a built-in op's forward."""
-    values: dict = {leaf: leaf.data for leaf in picture.leaf_ids}
-    if picture.root_node is not None:
-        values[picture.root_node] = picture.root.data
+    values: dict = {leaf: leaf_value(leaf) for leaf in picture.leaf_ids}
+    values[picture.root_node] = picture.root.data
     for op in picture.ops:
-        tensor = _retained_tensor(op)
-        if tensor is not None:
-            values[op] = tensor.data
         saved = op.saved
         if saved is RELEASED:
             continue
-        for slot, array in zip(op._save_slots, saved):
+        for slot, array in zip(op.rule.save_slots, saved):
             owner = op if slot < 0 else op.parents[slot]
-            if isinstance(owner, Op) and owner not in values:
+            if owner.parents and owner not in values:
                 values[owner] = array
     with np.errstate(all="ignore"):
         for op in picture.ops:  # creation order: inputs are known before their readers
             # User ops may be random (dropout) or costly, so only built-in ops are re-run.
-            if op in values or type(op) not in _DETERMINISTIC_OPS:
+            if op in values or type(op.rule) not in _DETERMINISTIC_OPS:
                 continue
             inputs = [values.get(p) for p in picture.inputs[op]]
             if any(v is None for v in inputs):
                 continue
             try:
-                values[op] = op.forward(*inputs)
+                values[op] = op.rule.forward(*inputs)
             except Exception:  # noqa: BLE001, S112 - a value we cannot show is not worth failing the picture
                 continue
     return values

@@ -1,24 +1,19 @@
 """What is drawn: the picture of one root, decided before any DOT is written.
 
 This module and :mod:`tinygraph.viz._annotate` are the only parts of the renderer that
-read the engine's nodes (``op.parents``, ``isinstance(p, Op)``, ``op.needs``,
-``op.retained``, ``topological_order``, ...). :mod:`tinygraph.viz._dot` sees nodes only
+read the engine's nodes (``node.parents``, ``node.rule``, ``node.needs``,
+``node.tensor``, ``topological_order``, ...). Every drawn tensor is a node: a leaf node
+(no parents: a parameter, an input or a constant) or the result of an op node. :mod:`tinygraph.viz._dot` sees nodes only
 as dictionary keys and reads them through the functions of the section "reading a
 node" below, so a change of the engine's node structure is adapted here.
 """
 
 from __future__ import annotations
 
-import inspect
-import weakref
-
 import numpy as np
 
-from tinygraph._graph import Op, topological_order
+from tinygraph._graph import Node, leaf_node, topological_order
 from tinygraph.tensor import Tensor
-
-# Ops whose operands can be swapped: their edges need no position label.
-_COMMUTATIVE = frozenset({"add", "mul"})
 
 # A run of identical ops shorter than this is drawn in full: merging two saves little.
 _MIN_CHAIN = 3
@@ -28,25 +23,30 @@ _MIN_CHAIN = 3
 
 def is_op(item) -> bool:
     """Whether a drawn tensor is the result of an op (else a leaf)."""
-    return isinstance(item, Op)
+    return bool(item.parents)
 
 
-def op_name(op: Op) -> str:
+def op_name(op: Node) -> str:
     return op.name
 
 
-def op_scope(op: Op):
+def op_scope(op: Node):
     return op.scope
 
 
-def result_name(op: Op) -> tuple:
+def leaf_value(leaf):
+    """A leaf's array, which its node holds."""
+    return leaf.saved[0]
+
+
+def result_name(op: Node) -> tuple:
     """(display name, is it a made-up name) of an op's result: its label, else "<op> out"."""
     if op.label is None:
         return f"{op.name} out", True
     return op.label, False
 
 
-def result_type(op: Op) -> tuple:
+def result_type(op: Node) -> tuple:
     return op.shape, op.dtype
 
 
@@ -57,10 +57,10 @@ def leaf_type(leaf) -> tuple:
 def leaf_name(leaf) -> tuple:
     """(display name, is it a made-up name); an unnamed one-element constant is named by its
     value, returned as a float for the caller to format."""
-    if leaf.name is not None:
-        return leaf.name, False
-    if leaf.data.size == 1 and not leaf.requires_grad:
-        return float(leaf.data.reshape(-1)[0]), False
+    if leaf.label is not None:
+        return leaf.label, False
+    if not leaf.requires_grad and leaf.saved[0].size == 1:
+        return float(leaf.saved[0].reshape(-1)[0]), False
     if leaf.requires_grad:
         return "parameter", True
     return "constant", True
@@ -69,43 +69,26 @@ def leaf_name(leaf) -> tuple:
 def leaf_kind(leaf) -> str:
     if leaf.requires_grad:
         return "param"
-    return "input" if leaf.name is not None else "const"
+    return "input" if leaf.label is not None else "const"
 
 
-def operand_labels(op: Op) -> tuple:
+def operand_labels(op: Node) -> tuple:
     """Names for the operand ports, or () when the order of operands does not matter."""
-    if len(op.parents) < 2 or op.name in _COMMUTATIVE:
+    if len(op.parents) < 2 or op.rule.commutative:
         return ()
-    names = _operand_names(op)
+    names = op.rule.input_names
     return tuple(names[i] if i < len(names) else str(i) for i in range(len(op.parents)))
 
 
 def box_contents(members, hidden_leaves) -> tuple:
     """(the op names of a merged scope, in order, repeats kept; its hidden parameters' names)."""
     names = [op.name for op in members]
-    params = [leaf.name for leaf in hidden_leaves if leaf.requires_grad and leaf.name is not None]
+    params = [leaf.label for leaf in hidden_leaves if leaf.requires_grad and leaf.label is not None]
     return names, params
 
-_param_names_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # user op classes may come and go
-
-
-def _operand_names(op: Op) -> tuple:
-    """forward's parameter names (x, y; y_hat, y; ...): the names the formulas use."""
-    cls = type(op)
-    names = _param_names_cache.get(cls)
-    if names is None:
-        try:
-            params = list(inspect.signature(cls.forward).parameters.values())[1:]
-        except (TypeError, ValueError):  # builtins or odd callables: fall back to positions
-            params = []
-        names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-        _param_names_cache[cls] = names
-    return names
-
-
-def formulas(op: Op) -> list:
+def formulas(op: Node) -> list:
     """The backward rules of ``op`` that this graph uses: one per input that needs a gradient."""
-    formula = op.formula
+    formula = op.rule.formula
     if not formula:
         return []
     if isinstance(formula, str):
@@ -116,21 +99,17 @@ def formulas(op: Op) -> list:
     return formula
 
 
-# What the engine records on every node; the rest of a node's attributes are its settings.
-_BOOKKEEPING = frozenset({"parents", "needs", "saved", "shape", "dtype", "id", "label", "scope", "retained"})
-
-
-def _settings(op: Op) -> tuple:
+def _settings(rule) -> tuple:
     """What an op was built with beyond its inputs: its own slots (pow's exponent, sum's
     axis) and any attributes a user op keeps."""
-    names = [n for cls in type(op).__mro__ if issubclass(cls, Op) and cls is not Op for n in cls.__dict__.get("__slots__", ())]
-    names = [n for n in names if n not in _BOOKKEEPING]
-    extra = sorted((k, v) for k, v in getattr(op, "__dict__", {}).items() if k not in _BOOKKEEPING)
-    return tuple(n for n, _ in extra), [getattr(op, n, None) for n in names] + [v for _, v in extra]
+    names = [n for cls in type(rule).__mro__ for n in cls.__dict__.get("__slots__", ()) if n != "__dict__"]
+    extra = sorted(getattr(rule, "__dict__", {}).items())
+    return tuple(n for n, _ in extra), [getattr(rule, n, None) for n in names] + [v for _, v in extra]
 
 
-def _same_op(a: Op, b: Op) -> bool:
-    """Same class and settings, so "pow ×3" never hides three different exponents."""
+def _same_op(a: Node, b: Node) -> bool:
+    """Same op class and settings, so "pow ×3" never hides three different exponents."""
+    a, b = a.rule, b.rule
     if type(a) is not type(b):
         return False
     (keys_a, values_a), (keys_b, values_b) = _settings(a), _settings(b)
@@ -145,37 +124,39 @@ def _same_op(a: Op, b: Op) -> bool:
     return True
 
 
-def _is_literal(leaf: Tensor) -> bool:
-    return not leaf.requires_grad and leaf.name is None and leaf.data.size == 1
+def _is_literal(leaf: Node) -> bool:
+    return not leaf.requires_grad and leaf.label is None and leaf.saved[0].size == 1
 
 
 class _Literal:
     """One use of an unnamed one-element constant, drawn beside the op that reads it.
 
-    tinygraph keeps one shared Tensor per Python number, so drawing that Tensor once
+    tinygraph keeps one shared leaf node per Python number, so drawing that node once
     would join every ``1 - a`` and ``x / N`` of a network at one far-away node.
     """
 
-    __slots__ = ("scope", "tensor")
-    name = None
+    __slots__ = ("scope", "node")
+    label = None
     requires_grad = False
+    keeps_grad = False
     grad = None
+    parents = ()
 
-    def __init__(self, tensor: Tensor, scope):
-        self.tensor = tensor
+    def __init__(self, node: Node, scope):
+        self.node = node
         self.scope = scope
 
     @property
-    def data(self):
-        return self.tensor.data
+    def saved(self):
+        return self.node.saved
 
     @property
     def shape(self):
-        return self.tensor.shape
+        return self.node.shape
 
     @property
     def dtype(self):
-        return self.tensor.dtype
+        return self.node.dtype
 
 
 # ----------------------------------------------------------------- the graph, as drawn
@@ -190,12 +171,12 @@ class Picture:
 
     def __init__(self, root: Tensor, collapse):
         self.root = root
-        self.root_node = root._node
-        if self.root_node is None:
-            self.ops = []
-        else:
-            self.ops = topological_order([self.root_node])
-            self.ops.reverse()  # creation order: inputs before the ops that read them
+        node = root.node
+        if node is None:  # a Tensor no op has read yet: drawn as a lone constant
+            node = leaf_node(root.data)
+            node.label, node.scope = root.name, root.scope
+        self.root_node = node
+        self.ops = [n for n in reversed(topological_order([node])) if n.parents]  # creation order
 
         # Stable names: ranks in this graph, not the global op ids, so the same graph
         # built twice in one process draws to identical DOT.
@@ -206,7 +187,7 @@ class Picture:
         for op in self.ops:
             inputs = []
             for parent in op.parents:
-                if not isinstance(parent, Op):
+                if not parent.parents:
                     if _is_literal(parent):
                         parent = _Literal(parent, op.scope)
                     if parent not in self.leaf_ids:
@@ -214,8 +195,8 @@ class Picture:
                 self.consumers.setdefault(parent, []).append(op)
                 inputs.append(parent)
             self.inputs[op] = inputs
-        if self.root_node is None:
-            self.leaf_ids[root] = "leaf0"
+        if not node.parents:
+            self.leaf_ids[node] = "leaf0"
 
         self.leaf_scope = {leaf: self._leaf_scope(leaf) for leaf in self.leaf_ids}
 
@@ -235,9 +216,9 @@ class Picture:
 
     # --- scopes
 
-    def _leaf_scope(self, leaf: Tensor):
+    def _leaf_scope(self, leaf: Node):
         scope = leaf.scope
-        if scope is None and not leaf.requires_grad and leaf.name is None:
+        if scope is None and not leaf.requires_grad and leaf.label is None:
             # Constants made on the fly (the 1.0 in `1 - a`) carry no scope: draw them
             # next to the op that uses them, inside its cluster.
             scopes = {op.scope for op in self.consumers.get(leaf, ())}
@@ -269,9 +250,9 @@ class Picture:
 
     def _anonymous_constant(self, parent, reader) -> bool:
         return (
-            not isinstance(parent, Op)
+            not parent.parents
             and not parent.requires_grad
-            and parent.name is None
+            and parent.label is None
             and all(c is reader for c in self.consumers[parent])
         )
 
@@ -285,7 +266,7 @@ class Picture:
             if self.unit[op] in self.boxes:
                 continue
             inputs = self.inputs[op]
-            links = [i for i, p in enumerate(inputs) if isinstance(p, Op)]
+            links = [i for i, p in enumerate(inputs) if p.parents]
             if len(links) != 1:
                 continue
             i = links[0]
@@ -293,7 +274,7 @@ class Picture:
             if (
                 not _same_op(prev, op)
                 or prev.label is not None
-                or prev.retained is not None
+                or prev.keeps_grad
                 or prev is self.root_node
                 or prev.scope != op.scope
                 or self.unit[prev] in self.boxes
@@ -326,12 +307,12 @@ class Picture:
             scope = self.leaf_scope[leaf]
             if scope in self.box_of_scope:
                 home = self.box_of_scope[scope]
-            elif len(readers) == 1 and not leaf.requires_grad and leaf.name is None:
+            elif len(readers) == 1 and not leaf.requires_grad and leaf.label is None:
                 only = next(iter(readers))
                 if only in self.collapsed_units:
                     home = only
             self.leaf_home[leaf] = home
-            self.leaf_drawn[leaf] = leaf is self.root or home is None or any(r != home for r in readers)
+            self.leaf_drawn[leaf] = leaf is self.root_node or home is None or any(r != home for r in readers)
         self.out_drawn = {}
         for op in self.ops:
             own = self.unit[op]
@@ -344,15 +325,15 @@ class Picture:
         group turns the picture into a straight line from X to the cost with parameters
         joining from the side, instead of a staircase.
         """
-        if self.root_node is None:
+        if not self.root_node.parents:
             return set()
         depth: dict = {}
         for op in self.ops:
-            depth[op] = 1 + max((depth[p] for p in op.parents if isinstance(p, Op)), default=0)
+            depth[op] = 1 + max((depth[p] for p in op.parents if p.parents), default=0)
         path = {self.root_node}
         node = self.root_node
         while True:
-            inner = [p for p in node.parents if isinstance(p, Op)]
+            inner = [p for p in node.parents if p.parents]
             if not inner:
                 break
             node = max(inner, key=depth.__getitem__)  # max keeps the first of equals
@@ -362,7 +343,7 @@ class Picture:
         return path
 
     def tensor_id(self, item) -> str:
-        return f"t{self.op_index[item]}" if isinstance(item, Op) else self.leaf_ids[item]
+        return f"t{self.op_index[item]}" if item.parents else self.leaf_ids[item]
 
     def placement(self, scope):
         """The cluster a drawn thing goes into: its scope, or the parent of a merged scope."""

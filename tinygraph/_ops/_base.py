@@ -1,0 +1,73 @@
+"""What every built-in op shares: the registry, the base class, and small helpers that
+let one backward rule run on arrays (the fast path) and on Tensors (``create_graph``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygraph._graph import Op
+from tinygraph._shapes import fmt
+
+#: Every built-in primitive, by name: the table the docs, the renderer and the tests read.
+OPS: dict[str, type[Op]] = {}
+
+
+class Primitive(Op):
+    """A built-in op: subclassing registers it in :data:`OPS` under its ``name``.
+
+    Its forward is numpy on float arrays, so apply trusts it to return a float array.
+    """
+
+    check_output = False
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name in OPS:
+            raise TypeError(f"{cls.__name__}: an op named {cls.name!r} is already registered ({OPS[cls.name].__name__})")
+        OPS[cls.name] = cls
+
+
+def takes_parameters(rule: type[Op]) -> bool:
+    """Whether an op class is built with parameters (an axis, an exponent) or is one shared rule."""
+    return rule.__init__ is not object.__init__
+
+
+def broadcast_fail(name: str, x: np.ndarray, y: np.ndarray):
+    return ValueError(f"{name}: cannot broadcast shapes {fmt(x.shape)} and {fmt(y.shape)} together")
+
+
+def is_array(v) -> bool:
+    """True on the fast path (numpy arrays or scalars), False for Tensors under create_graph."""
+    return isinstance(v, (np.ndarray, np.generic))
+
+
+def sigmoid(x):
+    """Sigmoid of an array (numerically stable) or of a Tensor (recorded)."""
+    if is_array(x):
+        # exp(-log(1 + e^-x)): no overflow for large |x|, full relative precision near 0.
+        return np.exp(-np.logaddexp(0.0, -x))
+    return x.sigmoid()
+
+
+def clamp_min(v, low: float):
+    """max(v, low) for arrays; for Tensors the same as a masked blend, whose derivative
+    is 1 above ``low`` and 0 below it."""
+    if is_array(v):
+        return np.maximum(v, low)
+    above = v.data > low
+    return v * above + (~above).astype(v.dtype) * low
+
+
+def where_positive(x, cut):
+    """Mask of ``x > cut`` as a constant (its derivative is zero almost everywhere)."""
+    return (x > cut) if isinstance(x, np.ndarray) else (x.data > cut)
+
+
+def swap_last(a):
+    """Swap the last two axes (matrix transpose of a stack of matrices)."""
+    if a.ndim == 2:
+        return a.T
+    axes = list(range(a.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return a.transpose(*axes)

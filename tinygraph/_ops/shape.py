@@ -1,0 +1,181 @@
+"""Reductions and shape ops: sum, mean, reshape, transpose, broadcast_to."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygraph._ops._base import Primitive
+from tinygraph._shapes import broadcast_to, fmt, normalize_axes
+
+
+def _kept_shape(axis, shape: tuple, op: str) -> tuple:
+    """``shape`` with the reduced axes kept as 1: the shape a keepdims reduction gives."""
+    axes = normalize_axes(axis, len(shape), op=op, shape=shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Primitive):
+    """Sum over ``axis`` (all axes by default), like ``ndarray.sum(axis, keepdims)``.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> tg.Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=1).numpy().tolist()
+    [3.0, 7.0]
+    """
+
+    name = "sum"
+    formula = "dx = broadcast(g)"
+    method, function, numpy = "sum", "sum", (np.sum,)
+    __slots__ = ("axis", "keepdims")
+
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, bool(keepdims)
+
+    def forward(self, x):
+        return x.sum(axis=normalize_axes(self.axis, x.ndim, op=self.name, shape=x.shape), keepdims=self.keepdims)
+
+    def backward(self, ctx, g):
+        shape = ctx.parents[0].shape
+        return broadcast_to(g.reshape(_kept_shape(self.axis, shape, self.name)), shape)
+
+
+class Mean(Primitive):
+    """Mean over ``axis`` (all axes by default), like ``ndarray.mean(axis, keepdims)``.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> tg.Tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=0).numpy().tolist()
+    [2.0, 3.0]
+    """
+
+    name = "mean"
+    formula = "dx = broadcast(g) / n"
+    method, function, numpy = "mean", "mean", (np.mean,)
+    __slots__ = ("axis", "keepdims")
+
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, bool(keepdims)
+
+    def forward(self, x):
+        axes = normalize_axes(self.axis, x.ndim, op=self.name, shape=x.shape)
+        count = int(np.prod([x.shape[a] for a in axes]))
+        if count == 0:
+            raise ValueError(f"mean: the mean over an empty axis of shape {fmt(x.shape)} is undefined")
+        return x.sum(axis=axes, keepdims=self.keepdims) / count
+
+    def backward(self, ctx, g):
+        shape = ctx.parents[0].shape
+        kept = _kept_shape(self.axis, shape, self.name)
+        count = int(np.prod(shape)) // int(np.prod(kept))
+        return broadcast_to(g.reshape(kept) / count, shape)
+
+
+class Reshape(Primitive):
+    """The same elements in another shape: ``t.reshape(2, 3)``, ``t.reshape((2, 3))``; one entry may be -1.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> tg.Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, -1).shape
+    (2, 2)
+    """
+
+    name = "reshape"
+    formula = "dx = g.reshape(x.shape)"
+    method, function, numpy = "reshape", "reshape", (np.reshape,)
+    __slots__ = ("new_shape",)
+
+    def __init__(self, *shape, newshape=None, order="C"):
+        if newshape is not None:  # numpy's older keyword
+            shape = (newshape,)
+        if order != "C":
+            raise ValueError(f"reshape: only order='C' is supported, got {order!r}")
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        self.new_shape = tuple(shape)
+
+    def forward(self, x):
+        try:
+            return x.reshape(self.new_shape)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"reshape: cannot reshape {fmt(x.shape)} ({x.size} elements) into {fmt(self.new_shape)}"
+            ) from None
+
+    def backward(self, ctx, g):
+        return g.reshape(ctx.parents[0].shape)
+
+
+class Transpose(Primitive):
+    """Permute the axes (reverse them when none are given), like ``ndarray.transpose``.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> tg.Tensor([[1.0, 2.0, 3.0]]).transpose().shape
+    (3, 1)
+    """
+
+    name = "transpose"
+    formula = "dx = g.transpose(inverse(axes))"
+    method, function, numpy = "transpose", "transpose", (np.transpose,)
+    __slots__ = ("axes",)
+
+    def __init__(self, *axes_args, axes=None):
+        if axes is None and len(axes_args) == 1 and (axes_args[0] is None or isinstance(axes_args[0], (tuple, list))):
+            axes = axes_args[0]
+        elif axes is None and axes_args:
+            axes = axes_args
+        self.axes = None if axes is None else tuple(axes)
+
+    def _axes(self, ndim: int, shape: tuple) -> tuple:
+        axes = tuple(reversed(range(ndim))) if self.axes is None else self.axes
+        if not all(isinstance(a, numbers.Integral) for a in axes):
+            raise TypeError(f"transpose: axes must be ints, got {self.axes!r} for shape {fmt(shape)}")
+        if sorted(a % ndim if -ndim <= a < ndim else -1 for a in axes) != list(range(ndim)):
+            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the axes of {fmt(shape)}")
+        return axes
+
+    def forward(self, x):
+        return x.transpose(self._axes(x.ndim, x.shape))
+
+    def backward(self, ctx, g):
+        ndim = len(ctx.shape)
+        if ndim < 2:
+            return g
+        inverse = np.argsort([a % ndim for a in self._axes(ndim, ctx.parents[0].shape)]).tolist()
+        return g.transpose(*inverse)
+
+
+class BroadcastTo(Primitive):
+    """Repeat along broadcast axes to ``shape``, like ``np.broadcast_to``; the gradient sums back.
+
+    Examples
+    --------
+    >>> import tinygraph as tg
+    >>> tg.broadcast_to([[1.0], [2.0]], (2, 3)).shape
+    (2, 3)
+    """
+
+    name = "broadcast_to"
+    formula = "dx = sum_to_shape(g, x.shape)"
+    method, function, numpy = "broadcast_to", "broadcast_to", (np.broadcast_to,)
+    __slots__ = ("target",)
+
+    def __init__(self, shape, subok=False):
+        if subok:
+            raise ValueError("broadcast_to: subok=True has no meaning for a Tensor")
+        self.target = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+
+    def forward(self, x):
+        try:
+            return np.broadcast_to(x, self.target)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast {fmt(x.shape)} to {fmt(self.target)}") from None
+
+    def backward(self, ctx, g):
+        return g  # the engine sums it back to the input's shape
