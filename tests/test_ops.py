@@ -145,6 +145,8 @@ CASES = [
         lambda z, y: _bce(_sigmoid(z), y),
         _loss_inputs(tgst.Domain(-5, 5)),
     ),
+    # --- rows: indexing, selection, joins and shape ops (issue 10, part A) ---
+    # --- rows: softmax family, multi-class and regression losses, conv and pooling (issue 10, part B) ---
 ]
 IDS = [case.name for case in CASES]
 

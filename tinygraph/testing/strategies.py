@@ -121,3 +121,9 @@ def matmul_shapes(draw, *, max_side: int = 5, vectors: bool = True, batch: bool 
 def binary_targets(shape) -> st.SearchStrategy:
     """0/1 target arrays, the document's Y."""
     return arrays(shape, BINARY)
+
+
+# --- strategies for indexing, axes and joins (issue 10, part A) ---
+
+
+# --- strategies for class labels, images and kernels (issue 10, part B) ---
