@@ -58,48 +58,7 @@ def check_gradients(build, *arrays, rtol=RTOL, atol=ATOL):
 
 # ----------------------------------------------------------------- gradients and broadcasting
 
-BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-}
-
-
-@st.composite
-def broadcast_case(draw):
-    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
-    a = draw(hnp.arrays(np.float64, shapes.input_shapes[0], elements=FLOATS))
-    b = draw(hnp.arrays(np.float64, shapes.input_shapes[1], elements=AWAY_FROM_ZERO))
-    weights = draw(hnp.arrays(np.float64, shapes.result_shape, elements=FLOATS))
-    return a, b, weights
-
-
-@settings(max_examples=30)
-@given(broadcast_case(), st.sampled_from(sorted(BINARY)))
-def test_broadcast_gradients_are_summed_back_to_each_input(case, name):
-    a, b, weights = case
-    op = BINARY[name]
-    # Weights make every output element count differently, so a wrong reduction shows.
-    check_gradients(lambda x, y: (op(x, y) * weights).sum(), a, b)
-
-
-@settings(max_examples=20)
-@given(broadcast_case(), st.sampled_from(sorted(BINARY)))
-def test_gradients_with_a_constant_array_on_either_side(case, name):
-    a, b, weights = case
-    op = BINARY[name]
-    for tensor_first in (True, False):
-        x = tg.Tensor(a if tensor_first else b, requires_grad=True)
-        other = b if tensor_first else a
-        out = op(x, other) if tensor_first else op(other, x)
-        (out * weights).sum().backward()
-        if tensor_first:
-            (want,) = finite_differences(lambda v: float((op(v, b) * weights).sum()), a)
-        else:
-            (want,) = finite_differences(lambda v: float((op(a, v) * weights).sum()), b)
-        assert x.grad.shape == x.shape
-        np.testing.assert_allclose(x.grad, want, rtol=RTOL, atol=ATOL)
+# Every op's broadcasting and constant-operand gradients are columns of the op table (tests/test_ops.py).
 
 
 def test_python_scalars_on_either_side_differentiate():
@@ -623,58 +582,12 @@ def test_logits_loss_value_and_gradient():
 # ----------------------------------------------------------------- gradients of gradients
 
 
+# Each smooth op's second derivative, by tg.grad and by backward(create_graph=True), is a column of the op
+# table (tests/test_ops.py); what follows are compositions.
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-SECOND_ORDER = {
-    # name: (tinygraph function, numpy first derivative, domain)
-    "sigmoid": (tg.sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x)), (-4, 4)),
-    "tanh": (tg.tanh, lambda x: 1 - np.tanh(x) ** 2, (-3, 3)),
-    "exp": (tg.exp, np.exp, (-2, 2)),
-    "log": (tg.log, lambda x: 1 / x, (0.3, 3)),
-    "pow3": (lambda t: t**3, lambda x: 3 * x**2, (-2, 2)),
-    "pow1.5": (lambda t: t**1.5, lambda x: 1.5 * x**0.5, (0.3, 3)),
-    "reciprocal": (lambda t: 1 / t, lambda x: -1 / x**2, (0.3, 3)),
-    "rpow": (lambda t: 2**t, lambda x: np.log(2) * 2**x, (-2, 2)),
-    "relu": (tg.relu, lambda x: (x > 0).astype(float), (-2, 2)),
-    "bce": (
-        lambda t: tg.binary_cross_entropy(t, np.full(t.shape, 0.3)) * t.size,
-        lambda x: (x - 0.3) / (x * (1 - x)),
-        (0.1, 0.9),
-    ),
-    "bce logits": (
-        lambda t: tg.binary_cross_entropy_with_logits(t, np.full(t.shape, 0.3)) * t.size,
-        lambda x: _sigmoid(x) - 0.3,
-        (-3, 3),
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
-def test_second_derivatives_match_finite_differences_of_the_first(name):
-    f, first, (low, high) = SECOND_ORDER[name]
-    a = np.random.default_rng(9).uniform(low, high, 5)
-    if name == "relu":
-        a[np.abs(a) < 0.1] = 0.5
-    expected = np.array([numerical_gradient(lambda v: float(np.sum(first(v))), a[i : i + 1])[0] for i in range(5)])
-
-    x = tg.Tensor(a, requires_grad=True)
-    (g,) = tg.grad(f(x).sum(), x, create_graph=True)
-    assert isinstance(g, tg.Tensor) and g.requires_grad == (name != "relu")
-    np.testing.assert_allclose(g.numpy(), first(a), rtol=1e-12)
-    if name == "relu":  # piecewise linear: the first derivative is a constant
-        return
-    (h,) = tg.grad(g.sum(), x)
-    np.testing.assert_allclose(h, expected, rtol=1e-6, atol=1e-8)
-
-    # The same through backward(create_graph=True) and a second backward().
-    y = tg.Tensor(a, requires_grad=True)
-    f(y).sum().backward(create_graph=True)
-    g2 = y.grad
-    y.grad = None
-    g2.sum().backward()
-    np.testing.assert_allclose(y.grad, expected, rtol=1e-6, atol=1e-8)
 
 
 def test_hessian_vector_product_through_matmul_and_reductions():

@@ -441,3 +441,20 @@ def test_a_bad_gradient_shape_names_the_right_input():
     y = tg.Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(ValueError, match=r"bad: the gradient for input 1 has shape \(2, 5\)"):
         Bad.apply(x, y).sum().backward()
+
+
+def test_a_bad_gradient_shape_names_the_input_by_position_when_one_tensor_is_both_inputs():
+    class Bad(tg.Op):
+        name = "bad"
+        formula = ("dx = g", "dy = g")
+
+        def forward(self, x, y):
+            return x * y
+
+        def backward(self, ctx, g):
+            return g, np.ones((2, 5))
+
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    # Found by identity, the index of x would be 0 for both inputs.
+    with pytest.raises(ValueError, match=r"bad: the gradient for input 1 has shape \(2, 5\)"):
+        Bad.apply(x, x).sum().backward()

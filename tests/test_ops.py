@@ -193,3 +193,118 @@ def test_float32_stays_float32(case, data):
     out.backward(np.ones(out.shape, dtype=np.float32))
     for t in tensors:
         assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
+
+
+# ----------------------------------------------------------------- the op declarations, column by column
+
+
+def _forms(op) -> dict:
+    """Every public form an op declares, as a callable taking (inputs, params)."""
+    forms = {}
+    variadic = op.arity is None
+    if op.function:
+        fn = getattr(tg, op.function)
+        forms[f"tg.{op.function}"] = (lambda xs, kw: fn(list(xs), **kw)) if variadic else (lambda xs, kw: fn(*xs, **kw))
+    if op.method:
+        forms[f"Tensor.{op.method}"] = lambda xs, kw: getattr(xs[0], op.method)(*xs[1:], **kw)
+    if op.operator and op.arity == 2:
+        forms[op.operator] = lambda xs, kw: getattr(xs[0], op.operator)(xs[1])
+        if op.reflected:
+            forms[op.reflected] = lambda xs, kw: getattr(xs[1], op.reflected)(xs[0])
+    elif op.operator:  # one input: the parameter, if any, is the other operand (x ** p, p ** x)
+        forms[op.operator] = lambda xs, kw: getattr(xs[0], op.operator)(*kw.values())
+    for function in op.numpy:
+        forms[f"np.{function.__name__}"] = (
+            (lambda xs, kw, f=function: f(list(xs), **kw)) if variadic else (lambda xs, kw, f=function: f(*xs, **kw))
+        )
+    return forms
+
+
+def test_every_op_has_a_public_form_and_a_formula():
+    for name, op in tg.OPS.items():
+        assert _forms(op), f"{name} declares no method, function, operator or numpy form"
+        assert op.formula, f"{name} has no formula text"
+        formula = (op.formula,) if isinstance(op.formula, str) else op.formula
+        assert op.arity is None or len(formula) in (1, op.arity), f"{name}: one formula line per input"
+
+
+def test_function_forms_are_exported_and_documented():
+    for name, op in tg.OPS.items():
+        if op.function:
+            assert op.function in tg.__all__, f"tg.{op.function} is not in tinygraph.__all__"
+            assert getattr(tg, op.function).__doc__ == op.__doc__, f"tg.{op.function} lacks {name}'s docstring"
+            assert ">>>" in (op.__doc__ or ""), f"{name}'s docstring has no example"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_every_declared_form_records_the_op(case, data):
+    """Method, function, operators and numpy forms all record this op and agree with the table's call."""
+    op = tg.OPS[case.name]
+    arrays, params = data.draw(case.draw_inputs(True))
+    expected = case.fn(*[tg.Tensor(a) for a in arrays], **params).data
+    for form_name, form in _forms(op).items():
+        tensors = [tg.Tensor(a, requires_grad=True) for a in arrays]
+        out = form(tensors, params)
+        assert isinstance(out, tg.Tensor), form_name
+        assert type(out.grad_fn.rule) is op, f"{form_name} recorded {out.grad_fn.name}, not {case.name}"
+        np.testing.assert_array_equal(out.data, expected, err_msg=form_name)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if tg.OPS[c.name].arity == 2 and tg.OPS[c.name].operator])
+@settings(max_examples=15)
+@given(data=st.data())
+def test_binary_operators_take_any_operand_kind_on_either_side(case, data):
+    """An array, a list or a Python number next to a Tensor, on either side, gives numpy's result."""
+    op = tg.OPS[case.name]
+    (a, b), params = data.draw(case.draw_inputs(True))
+    expected = case.reference(a, b)
+    apply = getattr(tg.Tensor, op.operator)
+    for left, right in [
+        (tg.Tensor(a), tg.Tensor(b)),
+        (tg.Tensor(a), b),  # ndarray on the right
+        (a, tg.Tensor(b)),  # ndarray on the left: numpy must hand the op to Tensor
+        (a.tolist() if a.ndim else float(a), tg.Tensor(b)),  # list or Python number on the left
+        (tg.Tensor(a), b.tolist() if b.ndim else float(b)),
+    ]:
+        if isinstance(left, tg.Tensor):
+            out = apply(left, right)
+        elif isinstance(left, np.ndarray):
+            out = {"__add__": np.add, "__sub__": np.subtract, "__mul__": np.multiply, "__truediv__": np.divide,
+                   "__matmul__": np.matmul}[op.operator](left, right)  # fmt: skip
+        else:
+            out = getattr(right, op.reflected)(left)
+        assert isinstance(out, tg.Tensor), (case.name, type(left), type(right))
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if tg.OPS[c.name].arity != 1], ids=lambda c: c.name)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_gradients_with_constant_operands(case, data):
+    """Each input in turn held constant: the others' gradients stay right and the constant gets none."""
+    arrays, params = data.draw(case.draw_inputs(True))
+    for constant in range(len(arrays)):
+        inputs = [tg.Tensor(a) if i == constant else a for i, a in enumerate(arrays)]
+        gradcheck(_bind(case, params), *inputs)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.smooth], ids=[c.name for c in CASES if c.smooth])
+@settings(max_examples=10)
+@given(data=st.data())
+def test_backward_with_create_graph_matches_grad(case, data):
+    """backward(create_graph=True) leaves Tensors in .grad equal to tg.grad's, and they differentiate again."""
+    arrays, params = data.draw(case.draw_inputs(True))
+    leaves = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    out = case.fn(*leaves, **params)
+    weights = np.linspace(0.5, 1.5, out.size).reshape(out.shape)
+    expected = tg.grad(out, leaves, grad_outputs=weights, retain_graph=True)
+    out.backward(weights, create_graph=True)
+    for leaf, want in zip(leaves, expected):
+        assert isinstance(leaf.grad, tg.Tensor)
+        np.testing.assert_allclose(leaf.grad.data, np.zeros_like(leaf.data) if want is None else want, rtol=1e-12, atol=1e-12)
+    total = sum((leaf.grad * leaf.grad).sum() for leaf in leaves if leaf.grad.requires_grad)
+    if isinstance(total, tg.Tensor):  # some rules are linear in g only: nothing to differentiate
+        second = tg.grad(total, leaves)
+        assert all(s is None or s.shape == leaf.shape for s, leaf in zip(second, leaves))

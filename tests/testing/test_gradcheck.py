@@ -93,3 +93,9 @@ def test_domains_keep_away_from_kinks(x):
 @given(tgst.arrays(tgst.shapes(min_dims=1), tgst.POSITIVE))
 def test_positive_domain(x):
     assert np.all(x > 0)
+
+
+def test_gradcheck_accepts_an_input_the_function_ignores():
+    # The ignored input's derivative is zero, analytically and numerically.
+    assert gradcheck(lambda x, y: x * 2, np.array([1.0]), np.array([2.0]))
+    assert gradcheck(lambda x, y: y.exp().sum() + 0 * x.sum(), np.array([1.0, 3.0]), np.array([2.0]))

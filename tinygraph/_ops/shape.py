@@ -89,9 +89,9 @@ class Reshape(Primitive):
     method, function, numpy = "reshape", "reshape", (np.reshape,)
     __slots__ = ("new_shape",)
 
-    def __init__(self, *shape, newshape=None, order="C"):
-        if newshape is not None:  # numpy's older keyword
-            shape = (newshape,)
+    def __init__(self, *args, shape=None, newshape=None, order="C"):
+        # t.reshape(2, 3), t.reshape((2, 3)), tg.reshape(t, shape=...), np.reshape(t, newshape=...) (older numpy)
+        shape = args if shape is None and newshape is None else (shape if newshape is None else newshape,)
         if order != "C":
             raise ValueError(f"reshape: only order='C' is supported, got {order!r}")
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
