@@ -166,3 +166,44 @@ def test_np_dot_of_vectors_and_matrices_matches_numpy():
     for a, b in [(v, v), (W, v), (v, W.T), (W, W.T)]:
         np.testing.assert_allclose(np.dot(tg.Tensor(a), tg.Tensor(b)).data, np.dot(a, b), rtol=1e-15)
         gradcheck(lambda x, y: np.dot(x, y), a, b)
+
+
+# ----------------------------------------------------------------- user ops with three inputs
+
+
+SEEN_NEEDS: list = []  # what FusedMultiplyAdd.backward was told, call by call
+
+
+class FusedMultiplyAdd(tg.Op):
+    """x * y + z: three inputs, so it goes through the general apply, not the one- or two-input path."""
+
+    name = "fused_multiply_add"
+    saves = ("x", "y")
+
+    def forward(self, x, y, z):
+        return x * y + z
+
+    def backward(self, ctx, g, x, y):
+        SEEN_NEEDS.append(tuple(ctx.needs))
+        needs = ctx.needs
+        return (g * y if needs[0] else None), (g * x if needs[1] else None), (g if needs[2] else None)
+
+
+def test_no_grad_stops_recording_a_user_op_with_three_inputs():
+    x, y, z = (tg.Tensor(a, requires_grad=True) for a in (W, W + 1.0, W - 1.0))
+    assert FusedMultiplyAdd.apply(x, y, z).requires_grad
+    with tg.no_grad():
+        out = FusedMultiplyAdd.apply(x, y, z)
+    assert not out.requires_grad and out.grad_fn is None and out.is_leaf
+    np.testing.assert_array_equal(out.data, W * (W + 1.0) + (W - 1.0))
+
+
+def test_a_user_op_with_three_inputs_differentiates_each_and_asks_only_for_needed_ones():
+    gradcheck(FusedMultiplyAdd.apply, W, W + 1.0, W - 1.0)
+    SEEN_NEEDS.clear()
+    z = tg.Tensor(W - 1.0, requires_grad=True)
+    FusedMultiplyAdd.apply(W, tg.Tensor(W + 1.0), z).sum().backward()  # only the third input needs a gradient
+    assert SEEN_NEEDS == [(False, False, True)]
+    np.testing.assert_array_equal(z.grad, np.ones_like(W))
+    with tg.no_grad():
+        assert not FusedMultiplyAdd.apply(W, W, z).requires_grad
