@@ -628,7 +628,7 @@ def test_jacobian_vector_product_by_differentiating_through_the_seed():
     (vjp,) = tg.grad(f(x), x, grad_outputs=s, create_graph=True)
     (jvp,) = tg.grad(vjp, s, grad_outputs=u)  # d/ds (J^T s) . u = J u
     expected = np.array(
-        [numerical_gradient(lambda t: float(f(tg.Tensor(a + t * u)).numpy()[i]), np.zeros(1))[0] for i in range(3)]
+        [numerical_gradient(lambda t, i=i: float(f(tg.Tensor(a + t * u)).numpy()[i]), np.zeros(1))[0] for i in range(3)]
     )
     np.testing.assert_allclose(jvp, expected, rtol=1e-6, atol=1e-8)
 

@@ -22,7 +22,7 @@ globals().update(FUNCTIONS)
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: PLE0604  (the op table names the functions)
     "Tensor",
     "Op",
     "Node",

@@ -12,7 +12,7 @@ from tinygraph.tensor import FUNCTIONS, Tensor, _seed
 
 globals().update(FUNCTIONS)
 
-__all__ = sorted(FUNCTIONS) + ["grad"]
+__all__ = sorted(FUNCTIONS) + ["grad"]  # noqa: PLE0605  (the op table names the functions)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False):
