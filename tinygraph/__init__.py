@@ -14,6 +14,7 @@ from tinygraph._graph import Node, Op, is_grad_enabled, name_scope, no_grad
 from tinygraph._ops import OPS
 from tinygraph.functional import FUNCTIONS, grad
 from tinygraph.tensor import Tensor
+from tinygraph._anomaly import detect_anomaly
 from tinygraph.viz import draw
 from tinygraph import nn, optim  # noqa: E402  (they build on the names above)
 
@@ -30,6 +31,7 @@ __all__ = [  # noqa: PLE0604  (the op table names the functions)
     "no_grad",
     "is_grad_enabled",
     "name_scope",
+    "detect_anomaly",
     "grad",
     "draw",
     "nn",

@@ -199,6 +199,8 @@ class Op:
         params = [p.name for p in forward if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         # forward(self, *xs) takes any number of inputs (concatenate, stack, ...).
         cls.arity = None if any(p.kind == p.VAR_POSITIONAL for p in forward) else len(params)
+        # Trailing inputs that default to None may be left out (conv2d's bias b).
+        cls.min_arity = cls.arity and sum(p.default is not None for p in forward if p.name in params)
         cls.input_names = tuple(params)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__  # messages and pictures name the op, never a bare "op"
@@ -277,6 +279,11 @@ class Node:
     grad = None
     #: False only for constant leaves (inputs and numbers that need no gradient).
     requires_grad = True
+    #: Where the op was built, ``(file, line, function)`` of the first frame outside
+    #: tinygraph: recorded only under ``detect_anomaly`` (and by the checkers).
+    site = None
+    #: Functions ``Tensor.register_hook`` added: each sees the gradient reaching this node.
+    hooks = None
 
     @property
     def name(self) -> str:
@@ -347,13 +354,26 @@ def note_inplace_write(array: np.ndarray, what: str) -> None:
     _state.last_write = stamp
 
 
+_TOO_HARD = getattr(np, "exceptions", np).TooHardError  # numpy < 1.25 kept it at the top level
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays share an element (bounds alone would accuse interleaved views)."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=100_000))
+    except _TOO_HARD:  # pragma: no cover - exotic strides: assume the worst
+        return True
+
+
 def _check_not_written(node: Node, saved: tuple) -> None:
     for index, array in enumerate(saved):
         if not isinstance(array, np.ndarray):
             continue
         for stamp, ref, what in list(_writes.values()):
             written = ref()
-            if stamp > node.id and written is not None and np.may_share_memory(array, written):
+            if stamp > node.id and written is not None and _overlap(array, written):
                 slot = node.rule.save_slots[index] if index < len(node.rule.save_slots) else index
                 value = "its output" if slot < 0 else f"its input {slot}"
                 raise RuntimeError(
@@ -388,6 +408,8 @@ def backward_pass(roots, seeds, *, retain_graph: bool, create_graph: bool, visit
         while heap:
             node = heappop(heap)[1]
             g = grads.pop(node)
+            if node.hooks is not None:
+                g = _run_hooks(node, g, create_graph)
             if visit is None:
                 if node.keeps_grad:
                     node.grad = owned(g, handed) if node.grad is None else node.grad + g
@@ -397,6 +419,72 @@ def backward_pass(roots, seeds, *, retain_graph: bool, create_graph: bool, visit
                 _propagate(node, g, grads, heap, retain_graph, create_graph)
     finally:
         _state.grad_enabled = outer_mode
+
+
+def _run_hooks(node: Node, g, create_graph: bool):
+    """The gradient reaching ``node`` after each of its hooks saw it (and maybe replaced it)."""
+    for hook in list(node.hooks):
+        shown = g
+        if type(g) is np.ndarray and g.flags.writeable:
+            # The same array may be another node's gradient too (add hands g to both
+            # inputs): a hook that writes into it gets an error, not a silent change.
+            shown = g.view()
+            shown.flags.writeable = False
+        new = hook(shown)
+        if new is None:
+            continue
+        name = getattr(hook, "__qualname__", type(hook).__name__)
+        if isinstance(new, hooks.tensor_type):
+            new = new if create_graph else new.data
+        elif not isinstance(new, np.ndarray):
+            try:
+                new = np.asarray(new, dtype=node.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"register_hook: hook {name} returned a {type(new).__name__}; return an array of shape "
+                    f"{fmt(node.shape)} (or None to keep the gradient)"
+                ) from None
+        if new.shape != node.shape:
+            raise ValueError(
+                f"register_hook: hook {name} returned a gradient of shape {fmt(new.shape)} for a tensor of shape "
+                f"{fmt(node.shape)}; a replacement must have the tensor's shape"
+            )
+        if isinstance(new, np.ndarray):
+            if new.dtype != node.dtype:
+                new = new.astype(node.dtype)
+            if create_graph:
+                new = hooks.make_tensor(new, None)
+        g = new
+    return g
+
+
+class HookHandle:
+    """What ``Tensor.register_hook`` returns: ``remove()`` takes the hook off again."""
+
+    __slots__ = ("_node", "_entry")
+
+    def __init__(self, node: Node, entry):
+        self._node, self._entry = weakref.ref(node), entry
+
+    def remove(self) -> None:
+        """Remove the hook (removing it twice, or after its graph is gone, does nothing)."""
+        node = self._node()
+        if node is None or node.hooks is None:
+            return
+        kept = [h for h in node.hooks if h is not self._entry]
+        node.hooks = kept or None
+
+
+def add_hook(node: Node, fn) -> HookHandle:
+    """Run ``fn`` on the gradient reaching ``node`` in every backward pass, until removed."""
+    # A wrapper per registration, so that one function registered twice runs twice
+    # and each handle removes its own.
+    def entry(g):
+        return fn(g)
+
+    entry.__qualname__ = getattr(fn, "__qualname__", type(fn).__name__)
+    node.hooks = [*(node.hooks or ()), entry]
+    return HookHandle(node, entry)
 
 
 def _receive(grads: dict, heap: list, node: Node, g) -> None:

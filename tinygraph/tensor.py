@@ -27,7 +27,7 @@ def apply(rule, *inputs):
     inputs, without the tuple handling (they are the hot path of every op).
     """
     n = len(inputs)
-    if rule.arity is not None and n != rule.arity:
+    if rule.arity is not None and not rule.min_arity <= n <= rule.arity:
         raise TypeError(f"{rule.name}: takes {rule.arity} input(s), got {n}")
     if n == 1:
         return apply1(rule, inputs[0])
@@ -239,9 +239,12 @@ class Tensor:
             self._new_leaf_node()
 
     def _new_leaf_node(self) -> None:
+        before = self._node
         node = self._node = leaf_node(self._data, requires_grad=True)
         node.label = self._name
         node.scope = self._scope
+        if before is not None and before.hooks is not None:  # a new value keeps the tensor's hooks
+            node.hooks = before.hooks
 
     @property
     def grad(self):
@@ -405,6 +408,37 @@ class Tensor:
         self._node.keeps_grad = True
         return self
 
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` with the gradient reaching this Tensor in each backward pass.
+
+        ``grad`` is dL/d(this Tensor), summed over every use, before it goes on to the ops
+        that made this Tensor (or, for a leaf, before it is added to ``.grad``). ``fn`` may
+        return a replacement of the same shape, which is what flows on (and what ``.grad``
+        receives); ``None`` keeps the gradient. It is an array (read-only: return a new
+        one rather than writing into it), a Tensor under ``create_graph=True``. Hooks run in
+        the order they were registered, in ``tg.grad`` too.
+
+        Returns
+        -------
+        A handle whose ``remove()`` takes the hook off.
+
+        Examples
+        --------
+        >>> import tinygraph as tg
+        >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> handle = h.register_hook(lambda g: g * 10)      # scale what reaches h
+        >>> h.sum().backward()
+        >>> x.grad.tolist()
+        [30.0, 30.0]
+        >>> handle.remove()
+        """
+        if not callable(fn):
+            raise TypeError(f"register_hook: expected a function of the gradient, got {type(fn).__name__}")
+        if not self._rg:
+            raise RuntimeError("register_hook: this Tensor does not require grad, so no gradient will ever reach it")
+        return _graph.add_hook(self._node, fn)
+
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Fill ``.grad`` of every leaf this Tensor depends on, by reverse-mode accumulation.
 
@@ -552,7 +586,7 @@ def public_form(rule_class):
     inputs, the rest build the op (an axis, an exponent). Ops without parameters share
     one rule instance.
     """
-    arity = rule_class.arity
+    arity, least = rule_class.arity, rule_class.min_arity
     shared = None if takes_parameters(rule_class) else rule_class()
     name = rule_class.function or rule_class.method or rule_class.name
 
@@ -562,16 +596,23 @@ def public_form(rule_class):
                 raise TypeError(f"{name}: missing the sequence of inputs")
             inputs, params = tuple(args[0]), args[1:]
         else:
+            if len(args) < arity:  # optional inputs may come by keyword (b=...) or not at all
+                args += tuple(kwargs.pop(p, None) for p in rule_class.input_names[max(len(args), least):])
             if len(args) < arity:
                 raise TypeError(f"{name}: takes {arity} input(s), got {len(args)}")
             inputs, params = args[:arity], args[arity:]
+            while len(inputs) > least and inputs[-1] is None:
+                inputs = inputs[:-1]
         rule = shared if shared is not None and not params and not kwargs else rule_class(*params, **kwargs)
         return apply(rule, *inputs)
 
     form.__name__ = form.__qualname__ = name
     form.__doc__ = rule_class.__doc__
     form.op = rule_class
-    inputs = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in rule_class.input_names]
+    inputs = [
+        inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if least is not None and i >= least else inspect.Parameter.empty)
+        for i, p in enumerate(rule_class.input_names)
+    ]
     if takes_parameters(rule_class):
         params = list(inspect.signature(rule_class.__init__).parameters.values())[1:]
     else:
