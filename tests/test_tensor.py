@@ -482,3 +482,13 @@ def test_optimizer_steps_between_backward_calls_on_a_retained_graph_are_allowed(
     opt.step()  # out of place, as every optimizer
     loss.backward()
     np.testing.assert_allclose(w.grad, [4.0, 8.0])  # accumulated: twice 2w at the forward's w
+
+
+def test_a_write_to_another_part_of_the_same_buffer_is_no_false_alarm():
+    buffer = np.arange(8.0)
+    even = tg.Tensor(buffer[0::2], requires_grad=True)  # interleaved views: their bounds overlap, no element does
+    odd = tg.Tensor(buffer[1::2], name="odd")
+    loss = (even * even).sum()
+    odd.data *= 3.0
+    loss.backward()
+    np.testing.assert_array_equal(even.grad, 2 * buffer[0::2])

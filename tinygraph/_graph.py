@@ -31,8 +31,6 @@ _ids = itertools.count()
 class _State(threading.local):
     grad_enabled = True
     scope = None
-    # Id stamp of the latest in-place write to a Tensor's array (see note_inplace_write).
-    last_write = -1
 
 
 _state = _State()
@@ -340,10 +338,13 @@ def topological_order(roots) -> list:
 # reference, what to call it). A node recorded before such a write may have saved the
 # old values, so backward checks it (only nodes older than the latest write pay).
 _writes: dict = {}
+# The stamp of the latest such write: arrays are shared between threads, so this is global.
+_last_write = -1
 
 
 def note_inplace_write(array: np.ndarray, what: str) -> None:
     """Remember that ``array`` was changed in place, so older nodes that saved it refuse backward."""
+    global _last_write
     stamp = next(_ids)
     key = id(array)
     try:
@@ -351,7 +352,7 @@ def note_inplace_write(array: np.ndarray, what: str) -> None:
     except TypeError:  # pragma: no cover - every ndarray takes weak references
         return
     _writes[key] = (stamp, ref, what)
-    _state.last_write = stamp
+    _last_write = stamp
 
 
 _TOO_HARD = getattr(np, "exceptions", np).TooHardError  # numpy < 1.25 kept it at the top level
@@ -505,7 +506,7 @@ def _propagate(node: Node, g, grads: dict, heap: list, retain_graph: bool, creat
             f"backward: the graph through '{node.name}' was already freed by an earlier backward(); "
             "pass retain_graph=True to the first backward() to backpropagate through it again"
         )
-    if node.id < _state.last_write and saved:
+    if node.id < _last_write and saved:
         _check_not_written(node, saved)
     if create_graph:
         saved = _lift_saved(node)
@@ -525,7 +526,12 @@ def _propagate(node: Node, g, grads: dict, heap: list, retain_graph: bool, creat
             dtype = parent.dtype
             if gi.dtype is not dtype and gi.dtype != dtype and type(gi) is np.ndarray:
                 gi = gi.astype(dtype)
-            _receive(grads, heap, parent, gi)
+            prev = grads.get(parent)  # _receive, inline: this runs once per edge
+            if prev is None:
+                grads[parent] = gi
+                heappush(heap, (-parent.id, parent))
+            else:
+                grads[parent] = prev + gi
         index += 1
 
 

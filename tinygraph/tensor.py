@@ -589,6 +589,18 @@ def public_form(rule_class):
     arity, least = rule_class.arity, rule_class.min_arity
     shared = None if takes_parameters(rule_class) else rule_class()
     name = rule_class.function or rule_class.method or rule_class.name
+    if shared is not None and arity == 1 == least:  # tg.relu(x): the hot path, without argument handling
+
+        def unary_form(x):
+            return apply1(shared, x)
+
+        return _named_form(unary_form, rule_class, name)
+    if shared is not None and arity == 2 == least:
+
+        def binary_form(x, y):
+            return apply2(shared, x, y)
+
+        return _named_form(binary_form, rule_class, name)
 
     def form(*args, **kwargs):
         if arity is None:  # variadic ops take their inputs as one sequence
@@ -606,9 +618,15 @@ def public_form(rule_class):
         rule = shared if shared is not None and not params and not kwargs else rule_class(*params, **kwargs)
         return apply(rule, *inputs)
 
+    return _named_form(form, rule_class, name)
+
+
+def _named_form(form, rule_class, name: str):
+    """Give a generated function form its public name, docstring and signature."""
     form.__name__ = form.__qualname__ = name
     form.__doc__ = rule_class.__doc__
     form.op = rule_class
+    least = rule_class.min_arity
     inputs = [
         inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if least is not None and i >= least else inspect.Parameter.empty)
         for i, p in enumerate(rule_class.input_names)
