@@ -121,7 +121,7 @@ def describe_rule(rule) -> str:
 def _input(node) -> str:
     """How a message names an input node: its label, and the op that made it."""
     label = f" {node.label!r}" if node.label else ""
-    made = f"made by '{node.name}' (node {node.id})" if node.parents else "a leaf"
+    made = f"made by '{node.name}'" if node.parents else "a leaf"
     return f"{label} ({made}, shape {fmt(node.shape)})"
 
 
@@ -204,7 +204,7 @@ def _checked_propagate(node, g, grads, heap, retain_graph, create_graph):
         raise
     except Exception as err:
         if hasattr(err, "add_note"):
-            err.add_note(f"(detect_anomaly) the forward of '{node.name}' (node {node.id}) was built at "
+            err.add_note(f"(detect_anomaly) the forward of '{node.name}' was built at "
                          f"{format_site(node.site, code=True)}")
         raise
     finally:
@@ -236,7 +236,7 @@ def _backward_error(node, parent, gradient) -> FloatingPointError:
     )
     scope = f" in scope {node.scope!r}" if node.scope else ""
     lines = [
-        f"detect_anomaly: the backward of {describe_rule(node.rule)} (node {node.id}{scope}) returned {nan} NaN and {inf} inf "
+        f"detect_anomaly: the backward of {describe_rule(node.rule)}{scope} returned {nan} NaN and {inf} inf "
         f"in the gradient for its input {index}{_input(parent)}; its forward was {built}"
     ]
     g = _local.g
