@@ -3,8 +3,9 @@
 Off, it costs nothing: no flag is tested per op. ``detect_anomaly`` swaps checking
 versions in for the module-level functions every op and every backward step go through
 (``tensor.apply``/``apply1``/``apply2``, the ``apply`` hook of ``Op.apply``, and the
-backward pass's ``_propagate``/``_receive``), and puts the plain ones back when the last
-block exits.
+backward pass's ``_propagate``, whose writes to the gradient table are checked, and
+``_receive``, which takes the seeds), and puts the plain ones back when the last block
+exits.
 
 Threads: the swap is process-wide, made under a lock and counted, so blocks nested or
 running at once in several threads install the checks once and remove them when the
@@ -199,7 +200,7 @@ def _checked_propagate(node, g, grads, heap, retain_graph, create_graph):
     try:
         # The saved arrays are released by the plain step; the message may need them.
         local.saved, local.g = node.saved, g
-        return _PLAIN["_propagate"](node, g, grads, heap, retain_graph, create_graph)
+        return _PLAIN["_propagate"](node, g, _CheckedGrads(grads, node), heap, retain_graph, create_graph)
     except FloatingPointError:
         raise
     except Exception as err:
@@ -210,6 +211,32 @@ def _checked_propagate(node, g, grads, heap, retain_graph, create_graph):
     finally:
         local.node = before
         local.saved = local.g = None
+
+
+class _CheckedGrads:
+    """The pass's gradient table, as one node's backward step sees it: what it stores is checked."""
+
+    __slots__ = ("grads", "node")
+
+    def __init__(self, grads: dict, node):
+        self.grads, self.node = grads, node
+
+    def get(self, key, default=None):
+        return self.grads.get(key, default)
+
+    def __getitem__(self, key):
+        return self.grads[key]
+
+    def __contains__(self, key):
+        return key in self.grads
+
+    def __setitem__(self, parent, g):
+        # What the step stores for a parent: its gradient from this node, plus what the
+        # parent had already received (finite, or it would have been refused then).
+        data = g.data if isinstance(g, tensor.Tensor) else g
+        if not np.isfinite(data).all():
+            raise _backward_error(self.node, parent, data)
+        self.grads[parent] = g
 
 
 def _checked_receive(grads, heap, parent, g):
