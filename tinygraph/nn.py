@@ -720,3 +720,8 @@ def clip_grad_norm(params, max_norm: float) -> float:
         for _, p, g in with_grad:
             p.grad = (g * scale).astype(g.dtype, copy=False)
     return total
+
+
+# ----------------------------------------------------------------- gradient flow (tinygraph/_flow.py)
+
+from tinygraph._flow import FlowHistory, FlowReport, gradient_flow, gradient_report  # noqa: E402, F401

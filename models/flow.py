@@ -1,0 +1,104 @@
+"""flow.png: per-layer gradient norms over the epochs of a run (``tinygraph train --report``).
+
+The numbers come from ``tinygraph.nn.FlowHistory`` (``flow.json``); this module only draws
+them. matplotlib is imported when a picture is drawn, not with the module.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+
+from tinygraph.nn import FlowHistory
+
+__all__ = ["plot_flow", "write_flow"]
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """``write(tmp)`` to a hidden file beside ``path``, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def plot_flow(history, path, *, title: str | None = None) -> Path:
+    """Draw each layer's gradient norm |dW| per recorded epoch, log scale, one line per layer.
+
+    Parameters
+    ----------
+    history : tinygraph.nn.FlowHistory or dict
+        The history, or its ``as_dict()`` (what ``flow.json`` holds).
+    path : str or Path
+        The picture; its suffix gives the format (``.png``, ``.svg``).
+    title : str, optional
+
+    Layers whose gradients vanished or exploded at some epoch are named in the legend.
+    Zero or non-finite norms have no place on a log scale and are left out of the line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display is needed or wanted
+    import matplotlib.pyplot as plt
+
+    data = history.as_dict() if isinstance(history, FlowHistory) else dict(history)
+    epochs = np.asarray(data["epochs"], dtype=float)
+    flagged = {}
+    for report in data["reports"]:
+        for verdict in ("vanishing", "exploding", "dead"):
+            for name in report.get(verdict, []):
+                flagged.setdefault(name, verdict)
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    try:
+        for name, norms in data["grad_norm"].items():
+            values = np.array([v if v is not None and math.isfinite(v) and v > 0 else np.nan for v in norms], dtype=float)
+            label = name + (f" ({flagged[name]})" if name in flagged else "")
+            ax.plot(epochs, values, linewidth=1.4, marker="." if len(epochs) < 30 else None, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("|dW| per layer (log scale)")
+        ax.set_title(title or "gradient norm per layer", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(frameon=False, fontsize=8)
+        fig.tight_layout()
+        _replace_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def write_flow(folder, history: FlowHistory, *, title: str | None = None) -> list:
+    """Write ``flow.json`` and ``flow.png`` into ``folder``; returns the warnings to print.
+
+    What ``tinygraph train --report`` needs after its epochs: record a report each epoch
+    with ``history.record(epoch, tinygraph.nn.gradient_flow(net, cost, lr=lr))`` before
+    ``cost.backward()``, then call this.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import tinygraph as tg
+    >>> from tinygraph import nn
+    >>> net = nn.Sequential.mlp([3, 4, 1], rng=np.random.default_rng(0))
+    >>> X, Y = np.random.default_rng(1).random((3, 8)), np.ones((1, 8))
+    >>> history = nn.FlowHistory()
+    >>> history.record(1, nn.gradient_report(net, X, Y, tg.binary_cross_entropy_with_logits))
+    >>> folder = tempfile.mkdtemp()
+    >>> write_flow(folder, history)
+    []
+    >>> sorted(p.name for p in Path(folder).iterdir())
+    ['flow.json', 'flow.png']
+    """
+    folder = Path(folder)
+    history.save(folder / "flow.json")
+    plot_flow(history, folder / "flow.png", title=title)
+    return history.warnings()
