@@ -16,6 +16,7 @@ from tinygraph.functional import FUNCTIONS, grad
 from tinygraph.tensor import Tensor
 from tinygraph._anomaly import detect_anomaly
 from tinygraph.viz import draw
+from tinygraph._compile import compile  # noqa: A004  (tg.compile; shadows the builtin in tg's namespace only)
 from tinygraph import nn, optim  # noqa: E402  (they build on the names above)
 
 # The function form of every op (tg.exp, tg.matmul, tg.binary_cross_entropy, ...), as the op table declares them.
@@ -33,6 +34,7 @@ __all__ = [  # noqa: PLE0604  (the op table names the functions)
     "name_scope",
     "detect_anomaly",
     "grad",
+    "compile",
     "draw",
     "nn",
     "optim",

@@ -37,6 +37,12 @@ class Add(Primitive):
     def backward(self, ctx, g):
         return g, g
 
+    def emit_forward(self, ctx, x, y):
+        return f"{x} + {y}"
+
+    def emit_backward(self, ctx, g):
+        return (g if ctx.needs[0] else None), (g if ctx.needs[1] else None)
+
 
 class Sub(Primitive):
     """x - y, with numpy broadcasting.
@@ -61,6 +67,12 @@ class Sub(Primitive):
 
     def backward(self, ctx, g):
         return g, (-g if ctx.needs[1] else None)
+
+    def emit_forward(self, ctx, x, y):
+        return f"{x} - {y}"
+
+    def emit_backward(self, ctx, g):
+        return (g if ctx.needs[0] else None), (f"-{g}" if ctx.needs[1] else None)
 
 
 class Mul(Primitive):
@@ -89,6 +101,13 @@ class Mul(Primitive):
     def backward(self, ctx, g, x, y):
         needs = ctx.needs
         return (g * y if needs[0] else None), (g * x if needs[1] else None)
+
+    def emit_forward(self, ctx, x, y):
+        return f"{x} * {y}"
+
+    def emit_backward(self, ctx, g, x, y):
+        needs = ctx.needs
+        return (f"{g} * {y}" if needs[0] else None), (f"{g} * {x}" if needs[1] else None)
 
 
 class Div(Primitive):
@@ -119,6 +138,13 @@ class Div(Primitive):
         dy = -(g / y) * (x / y) if needs[1] else None  # not x / y**2: y**2 overflows float32 sooner
         return dx, dy
 
+    def emit_forward(self, ctx, x, y):
+        return f"{x} / {y}"
+
+    def emit_backward(self, ctx, g, x, y):
+        needs = ctx.needs
+        return (f"{g} / {y}" if needs[0] else None), (f"-({g} / {y}) * ({x} / {y})" if needs[1] else None)
+
 
 # ----------------------------------------------------------------- one input
 
@@ -143,6 +169,12 @@ class Neg(Primitive):
 
     def backward(self, ctx, g):
         return -g
+
+    def emit_forward(self, ctx, x):
+        return f"-{x}"
+
+    def emit_backward(self, ctx, g):
+        return (f"-{g}",)
 
 
 def _real_number(value, what: str, hint: str):
@@ -195,6 +227,17 @@ class Pow(Primitive):
             return g * 0.0
         return g * p * x ** (p - 1.0)
 
+    def emit_forward(self, ctx, x):
+        return f"{x} * {x}" if self.p == 2.0 else f"{x} ** {self.p!r}"
+
+    def emit_backward(self, ctx, g, x):
+        p = self.p
+        if p == 2.0:
+            return (f"{g} * 2.0 * {x}",)
+        if p == 0.0:
+            return (f"{g} * 0.0",)
+        return (f"{g} * {p!r} * {x} ** {p - 1.0!r}",)
+
 
 class ExpBase(Primitive):
     """base ** x for a constant positive base (``2 ** t``): exact where numpy's power is.
@@ -225,6 +268,12 @@ class ExpBase(Primitive):
     def backward(self, ctx, g, out):
         return g * out * self.log_base
 
+    def emit_forward(self, ctx, x):
+        return f"np.power(np.{np.dtype(ctx.parents[0].dtype).name}({self.base!r}), {x})"
+
+    def emit_backward(self, ctx, g, out):
+        return (f"{g} * {out} * {self.log_base!r}",)
+
 
 class Exp(Primitive):
     """e ** x, elementwise.
@@ -247,6 +296,12 @@ class Exp(Primitive):
 
     def backward(self, ctx, g, out):
         return g * out
+
+    def emit_forward(self, ctx, x):
+        return f"np.exp({x})"
+
+    def emit_backward(self, ctx, g, out):
+        return (f"{g} * {out}",)
 
 
 class Log(Primitive):
@@ -273,6 +328,12 @@ class Log(Primitive):
     def backward(self, ctx, g, x):
         return g / x
 
+    def emit_forward(self, ctx, x):
+        return f"np.log({x})"
+
+    def emit_backward(self, ctx, g, x):
+        return (f"{g} / {x}",)
+
 
 class ReLU(Primitive):
     """max(0, x), elementwise; relu'(0) = 0, PyTorch's choice of subgradient.
@@ -297,6 +358,12 @@ class ReLU(Primitive):
         # out > 0 exactly where x > 0, so the kink at 0 gets slope 0.
         return g * where_positive(out, 0.0)
 
+    def emit_forward(self, ctx, x):
+        return f"np.maximum({x}, 0.0)"
+
+    def emit_backward(self, ctx, g, out):
+        return (f"{g} * ({out} > 0.0)",)
+
 
 class Sigmoid(Primitive):
     """1 / (1 + e^-x), elementwise, computed without overflow.
@@ -320,6 +387,12 @@ class Sigmoid(Primitive):
     def backward(self, ctx, g, out):
         return g * out * (1.0 - out)
 
+    def emit_forward(self, ctx, x):
+        return f"np.exp(-np.logaddexp(0.0, -{x}))"
+
+    def emit_backward(self, ctx, g, out):
+        return (f"{g} * {out} * (1.0 - {out})",)
+
 
 class Tanh(Primitive):
     """Hyperbolic tangent, elementwise.
@@ -342,3 +415,9 @@ class Tanh(Primitive):
 
     def backward(self, ctx, g, out):
         return g * (1.0 - out * out)
+
+    def emit_forward(self, ctx, x):
+        return f"np.tanh({x})"
+
+    def emit_backward(self, ctx, g, out):
+        return (f"{g} * (1.0 - {out} * {out})",)

@@ -70,3 +70,36 @@ class MatMul(Primitive):
             if y.ndim == 1:
                 dy = dy.reshape(dy.shape[:-1])
         return dx, dy
+
+    def emit_forward(self, ctx, x, y):
+        return f"{x} @ {y}"
+
+    def emit_backward(self, ctx, g, x, y):
+        needs = ctx.needs
+        xs, ys = tuple(ctx.parents[0].shape), tuple(ctx.parents[1].shape)
+        if len(xs) == 2 and len(ys) == 2:
+            return (f"{g} @ {y}.T" if needs[0] else None), (f"{x}.T @ {g}" if needs[1] else None)
+        # backward's steps with the shapes written out: vectors as a row (x) and a column (y).
+        x2, x2s = (x, xs) if len(xs) > 1 else (f"{x}.reshape(1, -1)", (1,) + xs)
+        y2, y2s = (y, ys) if len(ys) > 1 else (f"{y}.reshape(-1, 1)", ys + (1,))
+        g2s = tuple(ctx.shape)
+        if len(xs) == 1:
+            g2s = g2s[:-1] + (1,) + g2s[-1:] if len(ys) > 1 else (1, int(np.prod(g2s)))
+        if len(ys) == 1:
+            g2s = g2s + (1,)
+        g2 = g if g2s == tuple(ctx.shape) else f"{g}.reshape({g2s!r})"
+        dx = dy = None
+        if needs[0]:
+            dx = f"{g2} @ {_swap_last_text(y2, len(y2s))}"
+            if len(xs) == 1:  # drop the row axis again
+                dx = f"({dx}).reshape({np.broadcast_shapes(g2s[:-2], y2s[:-2]) + y2s[-2:-1]!r})"
+        if needs[1]:
+            dy = f"{_swap_last_text(x2, len(x2s))} @ {g2}"
+            if len(ys) == 1:  # drop the column axis again
+                dy = f"({dy}).reshape({np.broadcast_shapes(x2s[:-2], g2s[:-2]) + x2s[-1:]!r})"
+        return dx, dy
+
+
+def _swap_last_text(a: str, ndim: int) -> str:
+    """The text of swap_last(a) for an array of ``ndim`` axes."""
+    return f"{a}.T" if ndim == 2 else f"np.swapaxes({a}, -1, -2)"

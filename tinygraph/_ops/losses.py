@@ -76,6 +76,21 @@ class BinaryCrossEntropy(Primitive):
             dy = g * (_clipped_log(1.0 - y_hat) - _clipped_log(y_hat)) / n
         return dy_hat, dy
 
+    def emit_forward(self, ctx, y_hat, y):
+        log_p, log_q = _clipped_log_text(y_hat, ctx), _clipped_log_text(f"(1.0 - {y_hat})", ctx)
+        n = int(np.prod(ctx.parents[0].shape))  # .sum() / n is what .mean() computes, without its Python overhead
+        return _as_dtype_text(f"-({y} * {log_p} + (1.0 - {y}) * {log_q}).sum() / {n}", ctx)
+
+    def emit_backward(self, ctx, g, y_hat, y):
+        n = int(np.prod(ctx.parents[0].shape))
+        dy_hat = dy = None
+        if ctx.needs[0]:
+            dy_hat = f"{g} * ({y_hat} - {y}) / np.maximum({y_hat} * (1.0 - {y_hat}), {_DENOMINATOR_FLOOR!r}) / {n}"
+        if ctx.needs[1]:
+            log_p, log_q = _clipped_log_text(y_hat, ctx), _clipped_log_text(f"(1.0 - {y_hat})", ctx)
+            dy = f"{g} * ({log_q} - {log_p}) / {n}"
+        return dy_hat, dy
+
 
 class BinaryCrossEntropyWithLogits(Primitive):
     """``binary_cross_entropy(sigmoid(z), y)`` computed from the logits ``z`` without overflow.
@@ -107,3 +122,29 @@ class BinaryCrossEntropyWithLogits(Primitive):
         dz = g * (sigmoid(z) - y) / n if ctx.needs[0] else None
         dy = -g * z / n if ctx.needs[1] else None
         return dz, dy
+
+    def emit_forward(self, ctx, z, y):
+        n = int(np.prod(ctx.parents[0].shape))  # .sum() / n is what .mean() computes, without its Python overhead
+        return _as_dtype_text(f"(np.maximum({z}, 0.0) - {z} * {y} + np.log1p(np.exp(-np.abs({z})))).sum() / {n}", ctx)
+
+    def emit_backward(self, ctx, g, z, y):
+        n = int(np.prod(ctx.parents[0].shape))
+        dz = f"{g} * (np.exp(-np.logaddexp(0.0, -{z})) - {y}) / {n}" if ctx.needs[0] else None
+        dy = f"-{g} * {z} / {n}" if ctx.needs[1] else None
+        return dz, dy
+
+
+def _clipped_log_text(v: str, ctx) -> str:
+    """The text of ``_clipped_log(v)`` without log(0)'s warning: v is first raised to the
+    dtype's smallest subnormal, whose log is below -100 already, so the values are the same."""
+    dtype = np.dtype(ctx.parents[0].dtype)
+    tiny = float(np.nextafter(np.zeros((), dtype), np.ones((), dtype)))
+    return f"np.maximum(np.log(np.maximum({v}, {tiny!r})), {_LOG_FLOOR!r})"
+
+
+def _as_dtype_text(text: str, ctx) -> str:
+    """``text`` cast to the prediction's dtype where the targets' dtype would promote it."""
+    want = np.dtype(ctx.parents[0].dtype)
+    if np.result_type(*[p.dtype for p in ctx.parents]) == want:
+        return text
+    return f"np.asarray({text}, dtype=np.{want.name})"

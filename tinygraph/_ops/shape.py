@@ -41,6 +41,13 @@ class Sum(Primitive):
         shape = ctx.parents[0].shape
         return broadcast_to(g.reshape(_kept_shape(self.axis, shape, self.name)), shape)
 
+    def emit_forward(self, ctx, x):
+        return f"{x}.sum({_axis_text(self.axis, ctx.parents[0].shape, self.keepdims, self.name)})"
+
+    def emit_backward(self, ctx, g):
+        shape = tuple(ctx.parents[0].shape)
+        return (f"np.broadcast_to({_kept_text(g, ctx.shape, _kept_shape(self.axis, shape, self.name))}, {shape!r})",)
+
 
 class Mean(Primitive):
     """Mean over ``axis`` (all axes by default), like ``ndarray.mean(axis, keepdims)``.
@@ -72,6 +79,18 @@ class Mean(Primitive):
         kept = _kept_shape(self.axis, shape, self.name)
         count = int(np.prod(shape)) // int(np.prod(kept))
         return broadcast_to(g.reshape(kept) / count, shape)
+
+    def emit_forward(self, ctx, x):
+        shape = ctx.parents[0].shape
+        axes = normalize_axes(self.axis, len(shape), op=self.name, shape=shape)
+        count = int(np.prod([shape[a] for a in axes]))
+        return f"{x}.sum({_axis_text(self.axis, shape, self.keepdims, self.name)}) / {count}"
+
+    def emit_backward(self, ctx, g):
+        shape = tuple(ctx.parents[0].shape)
+        kept = _kept_shape(self.axis, shape, self.name)
+        count = int(np.prod(shape)) // int(np.prod(kept))
+        return (f"np.broadcast_to({_kept_text(g, ctx.shape, kept)} / {count}, {shape!r})",)
 
 
 class Reshape(Primitive):
@@ -108,6 +127,12 @@ class Reshape(Primitive):
 
     def backward(self, ctx, g):
         return g.reshape(ctx.parents[0].shape)
+
+    def emit_forward(self, ctx, x):
+        return f"{x}.reshape({tuple(ctx.shape)!r})"
+
+    def emit_backward(self, ctx, g):
+        return (f"{g}.reshape({tuple(ctx.parents[0].shape)!r})",)
 
 
 class Transpose(Primitive):
@@ -150,6 +175,18 @@ class Transpose(Primitive):
         inverse = np.argsort([a % ndim for a in self._axes(ndim, ctx.parents[0].shape)]).tolist()
         return g.transpose(*inverse)
 
+    def emit_forward(self, ctx, x):
+        shape = ctx.parents[0].shape
+        axes = tuple(a % len(shape) for a in self._axes(len(shape), shape)) if shape else ()
+        return f"{x}.T" if axes == tuple(reversed(range(len(shape)))) else f"{x}.transpose({axes!r})"
+
+    def emit_backward(self, ctx, g):
+        ndim = len(ctx.shape)
+        if ndim < 2:
+            return (g,)
+        inverse = tuple(np.argsort([a % ndim for a in self._axes(ndim, ctx.parents[0].shape)]).tolist())
+        return (f"{g}.T" if inverse == tuple(reversed(range(ndim))) else f"{g}.transpose({inverse!r})",)
+
 
 class BroadcastTo(Primitive):
     """Repeat along broadcast axes to ``shape``, like ``np.broadcast_to``; the gradient sums back.
@@ -179,3 +216,29 @@ class BroadcastTo(Primitive):
 
     def backward(self, ctx, g):
         return g  # the engine sums it back to the input's shape
+
+    def emit_forward(self, ctx, x):
+        return f"np.broadcast_to({x}, {self.target!r})"
+
+    def emit_backward(self, ctx, g):
+        return (g,)
+
+
+def _axis_text(axis, shape: tuple, keepdims: bool, op: str) -> str:
+    """The arguments of ``.sum(...)``/``.mean(...)`` for a reduction, as short as numpy reads them."""
+    axes = normalize_axes(axis, len(shape), op=op, shape=shape)
+    if len(axes) == len(shape) and len(shape) > 0:
+        text = ""  # every axis: numpy's default
+    else:
+        text = f"axis={axes[0]!r}" if len(axes) == 1 else f"axis={axes!r}"
+    if keepdims:
+        text = f"{text}, keepdims=True" if text else "keepdims=True"
+    return text
+
+
+def _kept_text(g: str, g_shape: tuple, kept: tuple) -> str:
+    """``g`` reshaped to the keepdims shape ``kept``, unless broadcasting already lines it up."""
+    stripped = tuple(kept)
+    while stripped and stripped[0] == 1 and len(stripped) > len(g_shape):
+        stripped = stripped[1:]
+    return g if tuple(g_shape) == stripped else f"{g}.reshape({tuple(kept)!r})"
