@@ -142,3 +142,63 @@ def test_hessian_vector_product_and_second_derivatives():
     (hvt,) = torch.autograd.grad(gt, xt, grad_outputs=torch.tensor(v))
     np.testing.assert_allclose(g.numpy(), gt.detach().numpy(), **TOL)
     np.testing.assert_allclose(hv, hvt.numpy(), **TOL)
+
+
+# ----------------------------------------------------------------- softmax family, multi-class losses, conv and pooling (issue 10, part B)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_softmax_family_along_each_axis(axis):
+    rng = np.random.default_rng(30)
+    x = rng.standard_normal((4, 3, 5)) * 3
+    x[0, 0, 0] = 1e4  # stability: a logit far above the rest
+    weights = rng.standard_normal((4, 3, 5))
+    for ours_fn, theirs_fn in [
+        (lambda t: tg.softmax(t, axis=axis), lambda t: F.softmax(t, dim=axis)),
+        (lambda t: tg.log_softmax(t, axis=axis), lambda t: F.log_softmax(t, dim=axis)),
+    ]:
+        ours, theirs = both([x])
+        assert_same_gradients(
+            ours, theirs, (ours_fn(ours[0]) * weights).sum(), (theirs_fn(theirs[0]) * torch.tensor(weights)).sum()
+        )
+    ours, theirs = both([x])
+    w2 = weights.sum(axis=axis, keepdims=True)
+    assert_same_gradients(
+        ours,
+        theirs,
+        (tg.logsumexp(ours[0], axis=axis, keepdims=True) * w2).sum(),
+        (torch.logsumexp(theirs[0], dim=axis, keepdim=True) * torch.tensor(w2)).sum(),
+    )
+
+
+def test_cross_entropy_with_labels_in_both_layouts():
+    rng = np.random.default_rng(31)
+    Z = rng.standard_normal((10, 7)) * 4  # (classes, samples): the library's layout
+    Z[3, 2] = -1e4
+    labels = rng.integers(0, 10, size=7)
+    ours, theirs = both([Z])
+    # PyTorch puts samples first: (N, C), so its input is Z transposed.
+    assert_same_gradients(ours, theirs, tg.cross_entropy(ours[0], labels), F.cross_entropy(theirs[0].T, torch.tensor(labels)))
+    # Images-like logits (N, C, d): the class axis is 1, as in PyTorch.
+    Z3 = rng.standard_normal((2, 4, 3))
+    labels3 = rng.integers(0, 4, size=(2, 3))
+    ours, theirs = both([Z3])
+    assert_same_gradients(
+        ours, theirs, tg.cross_entropy(ours[0], labels3, axis=1), F.cross_entropy(theirs[0], torch.tensor(labels3))
+    )
+
+
+def test_cross_entropy_with_probability_targets():
+    rng = np.random.default_rng(32)
+    Z = rng.standard_normal((6, 4))  # (N, C) here, classes on axis 1
+    P = rng.random((6, 4))
+    P /= P.sum(axis=1, keepdims=True)
+    P[0] = 0.0  # a sample whose target does not sum to 1: the gradient is softmax * sum(p) - p
+    ours, theirs = both([Z, P])
+    assert_same_gradients(ours, theirs, tg.cross_entropy(ours[0], ours[1], axis=1), F.cross_entropy(theirs[0], theirs[1]))
+
+
+def test_mse_loss():
+    rng = np.random.default_rng(33)
+    ours, theirs = both([rng.standard_normal((3, 5)), rng.standard_normal((3, 5))])
+    assert_same_gradients(ours, theirs, tg.mse_loss(*ours), F.mse_loss(*theirs))

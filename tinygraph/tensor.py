@@ -608,10 +608,11 @@ def public_form(rule_class):
                 raise TypeError(f"{name}: missing the sequence of inputs")
             inputs, params = tuple(args[0]), args[1:]
         else:
-            if len(args) < arity:  # optional inputs may come by keyword (b=...) or not at all
-                args += tuple(kwargs.pop(p, None) for p in rule_class.input_names[max(len(args), least):])
-            if len(args) < arity:
-                raise TypeError(f"{name}: takes {arity} input(s), got {len(args)}")
+            if len(args) < arity:  # inputs may also come by keyword (target=..., b=...), optional ones not at all
+                given = len(args)
+                args += tuple(kwargs.pop(p, None) for p in rule_class.input_names[given:])
+                if any(a is None for a in args[:least]):
+                    raise TypeError(f"{name}: takes {arity} input(s), got {sum(a is not None for a in args)}")
             inputs, params = args[:arity], args[arity:]
             while len(inputs) > least and inputs[-1] is None:
                 inputs = inputs[:-1]

@@ -22,6 +22,6 @@ This package never imports Tensor.
 """
 
 from tinygraph._ops._base import OPS, Primitive, takes_parameters
-from tinygraph._ops import elementwise, linalg, shape, losses  # noqa: F401  (defining the classes registers them)
+from tinygraph._ops import elementwise, linalg, shape, losses, softmax, losses_multiclass  # noqa: F401  (defining the classes registers them)
 
 __all__ = ["OPS", "Primitive", "takes_parameters"]

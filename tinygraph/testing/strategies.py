@@ -127,3 +127,39 @@ def binary_targets(shape) -> st.SearchStrategy:
 
 
 # --- strategies for class labels, images and kernels (issue 10, part B) ---
+__all__ += ["class_labels", "class_probabilities"]
+
+
+def _class_axis(logits_shape, axis: int) -> tuple:
+    shape = tuple(logits_shape)
+    if not shape or not -len(shape) <= axis < len(shape):
+        raise ValueError(f"class_labels: axis {axis} is not an axis of logits of shape {shape}")
+    return shape, axis % len(shape)
+
+
+def class_labels(logits_shape, axis: int = 0) -> st.SearchStrategy:
+    """Integer class labels for logits of ``logits_shape`` (classes along ``axis``): int64
+    arrays of that shape without ``axis``, values in [0, C), as ``cross_entropy`` takes them.
+
+    >>> from hypothesis import given
+    >>> @given(class_labels((10, 5)))
+    ... def test_labels(labels):
+    ...     assert labels.shape == (5,) and labels.dtype.kind == "i" and ((labels >= 0) & (labels < 10)).all()
+    >>> test_labels()
+    """
+    shape, axis = _class_axis(logits_shape, axis)
+    return hnp.arrays(np.int64, shape[:axis] + shape[axis + 1 :], elements=st.integers(0, shape[axis] - 1))
+
+
+def class_probabilities(logits_shape, axis: int = 0) -> st.SearchStrategy:
+    """Probability targets of ``logits_shape``: non-negative, each sample summing to 1 along ``axis``.
+
+    >>> from hypothesis import given
+    >>> @given(class_probabilities((3, 4)))
+    ... def test_sums(p):
+    ...     assert np.allclose(p.sum(axis=0), 1.0)
+    >>> test_sums()
+    """
+    shape, axis = _class_axis(logits_shape, axis)
+    weights = arrays(shape, Domain(0.05, 1.0))
+    return weights.map(lambda w: w / w.sum(axis=axis, keepdims=True))
