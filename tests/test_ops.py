@@ -146,6 +146,150 @@ def _cross_entropy(z, target, axis):
     return -np.sum(target * log_p) / (z.size // z.shape[axis])
 
 
+# --- inputs and numpy references: indexing, selection, joins and shape ops (issue 10, part A)
+
+
+def _sides(small):
+    return {"max_dims": 2 if small else 3, "max_side": 3 if small else 4}
+
+
+@st.composite
+def _getitem_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(**_sides(small))))
+    return (x,), {"index": draw(tgst.index_expressions(x.shape))}
+
+
+@st.composite
+def _scatter_add_inputs(draw, small):
+    shape = draw(tgst.shapes(**_sides(small)))
+    index = draw(tgst.index_expressions(shape))
+    return (draw(tgst.arrays(np.zeros(shape)[index].shape)),), {"index": index, "shape": shape}
+
+
+def _scatter_add(values, index, shape):
+    out = np.zeros(shape)
+    np.add.at(out, index, values)
+    return out
+
+
+def _distinct(shape):
+    """Values at least 0.1 apart: finite differences never straddle a change of winner (no ties)."""
+    size = int(np.prod(shape))
+    return st.permutations(range(size)).map(lambda order: (np.array(order, dtype=float) - size / 2).reshape(shape) * 0.1)
+
+
+@st.composite
+def _extreme_inputs(draw, small):
+    x = draw(tgst.shapes(**_sides(small)).flatmap(_distinct))
+    return (x,), {"axis": draw(tgst.axes(x.ndim)), "keepdims": draw(st.booleans())}
+
+
+@st.composite
+def _spread_inputs(draw, small):
+    # std has a kink where all values along the axis are equal: keep them apart.
+    x = draw(tgst.shapes(**_sides(small)).flatmap(_distinct))
+    axis = draw(tgst.axes(x.ndim))
+    count = int(np.prod([x.shape[a] for a in np.atleast_1d(range(x.ndim) if axis is None else axis)]))
+    return (x,), {"axis": axis, "keepdims": draw(st.booleans()), "ddof": draw(st.sampled_from([0, 1])) if count > 1 else 0}
+
+
+@st.composite
+def _pairwise_inputs(draw, small):
+    # x on a grid of step 0.1, y on the same grid shifted by 0.05: never a tie (ties are tested on their own).
+    shape_x, shape_y = draw(tgst.broadcastable_shapes(2, **_sides(small)))
+    x = draw(tgst.arrays(shape_x, _GRID))
+    y = draw(tgst.arrays(shape_y, _SHIFTED_GRID))
+    return (x, y), {}
+
+
+_GRID = tgst.Domain(values=tuple(k / 10 for k in range(-30, 31)))
+_SHIFTED_GRID = tgst.Domain(values=tuple(k / 10 + 0.05 for k in range(-30, 30)))
+
+
+@st.composite
+def _clip_inputs(draw, small):
+    lo, hi = draw(st.sampled_from([(-1.0, 1.0), (-1.0, None), (None, 1.0), (0.5, 0.5)]))
+    x = draw(tgst.arrays(tgst.shapes(**_sides(small)), tgst.Domain(avoid=(-1.0, 0.5, 1.0))))
+    return (x,), {"lo": lo, "hi": hi}
+
+
+@st.composite
+def _where_inputs(draw, small):
+    shape_c, shape_x, shape_y = draw(tgst.broadcastable_shapes(3, **_sides(small)))
+    condition = draw(tgst.arrays(shape_c, tgst.BINARY)).astype(bool)
+    return (draw(tgst.arrays(shape_x)), draw(tgst.arrays(shape_y))), {"condition": condition}
+
+
+@st.composite
+def _astype_inputs(draw, small):
+    # Casts there and back: longdouble holds float64 exactly, so finite differences stay exact
+    # (float32 is checked on its own, in tests/test_ops_conventions.py).
+    x = draw(tgst.arrays(tgst.shapes(**_sides(small))))
+    return (x,), {"dtype": draw(st.sampled_from([np.float64, np.longdouble]))}
+
+
+@st.composite
+def _concatenate_inputs(draw, small):
+    shapes, axis = draw(tgst.concatenate_shapes(draw(st.integers(2, 3)), max_dims=2 if small else 3, max_side=3))
+    return tuple(draw(tgst.arrays(s)) for s in shapes), {"axis": axis}
+
+
+@st.composite
+def _stack_inputs(draw, small):
+    shape = draw(tgst.shapes(max_dims=2, max_side=3))
+    count = draw(st.integers(2, 3))
+    axis = draw(st.integers(-len(shape) - 1, len(shape)))
+    return tuple(draw(tgst.arrays(shape)) for _ in range(count)), {"axis": axis}
+
+
+@st.composite
+def _expand_dims_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(**_sides(small))))
+    count = draw(st.integers(1, 2))
+    ndim = x.ndim + count
+    positions = draw(st.lists(st.integers(0, ndim - 1), min_size=count, max_size=count, unique=True))
+    axis = tuple(draw(st.sampled_from([p, p - ndim])) for p in positions)
+    return (x,), {"axis": axis[0] if count == 1 and draw(st.booleans()) else axis}
+
+
+@st.composite
+def _squeeze_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(max_dims=3, max_side=2)))
+    ones = [a for a, n in enumerate(x.shape) if n == 1]
+    axis = draw(st.none() | st.lists(st.sampled_from(ones), unique=True).map(tuple)) if ones else None
+    return (x,), {"axis": axis}
+
+
+@st.composite
+def _swapaxes_inputs(draw, small):
+    x = draw(tgst.arrays(tgst.shapes(min_dims=1, **_sides(small))))
+    axis = st.integers(-x.ndim, x.ndim - 1)
+    return (x,), {"axis1": draw(axis), "axis2": draw(axis)}
+
+
+# Operand-pair specs: products, contractions, outer products, implicit outputs, diagonals
+# (a repeated letter within an operand), three operands, and broadcast axes under '...'.
+_EINSUM_SPECS = [
+    "ij,jk->ik", "ij,jk", "i,i->", "i,j->ij", "ij,ij->ij", "ij,ij", "bij,bjk->bik", "ij,kj->ki", "ijk,kj->i",
+    "ba,ab->", "ii,i->i", "iij,jk->ik", "ii,jj->", "ij,jk,kl->il", "i,ij,j", "...ij,...jk->...ik", "...i,...i",
+]  # fmt: skip
+
+
+@st.composite
+def _einsum_inputs(draw, small):
+    spec = draw(st.sampled_from(_EINSUM_SPECS))
+    terms = spec.split("->")[0].split(",")
+    size = {c: draw(st.integers(1, 3)) for c in sorted(set("".join(terms)) - {"."})}
+    batch = draw(tgst.broadcastable_shapes(len(terms), max_dims=2, max_side=3)) if "..." in spec else [()] * len(terms)
+    arrays = []
+    for term, lead in zip(terms, batch):
+        named = term.replace("...", "")
+        # Now and then a size-1 axis that broadcasts against the others (not on a diagonal letter).
+        dims = tuple(1 if named.count(c) == 1 and draw(st.integers(0, 5)) == 0 else size[c] for c in named)
+        arrays.append(draw(tgst.arrays(tuple(lead) + dims)))
+    return tuple(arrays), {"subscripts": spec}
+
+
 CASES = [
     Case("add", lambda x, y: x + y, np.add, binary()),
     Case("sub", lambda x, y: x - y, np.subtract, binary()),
@@ -172,6 +316,27 @@ CASES = [
         lambda z, y: _bce(_sigmoid(z), y),
         _loss_inputs(tgst.Domain(-5, 5)),
     ),
+    Case("getitem", lambda x, index: x[index], lambda x, index: x[index], _getitem_inputs),
+    Case("scatter_add", tg.scatter_add, _scatter_add, _scatter_add_inputs),
+    Case("max", lambda x, **kw: tg.max(x, **kw), lambda x, **kw: np.max(x, **kw), _extreme_inputs),
+    Case("min", lambda x, **kw: x.min(**kw), lambda x, **kw: np.min(x, **kw), _extreme_inputs),
+    Case("maximum", tg.maximum, np.maximum, _pairwise_inputs),
+    Case("minimum", tg.minimum, np.minimum, _pairwise_inputs),
+    Case("where", lambda x, y, condition: tg.where(condition, x, y), lambda x, y, condition: np.where(condition, x, y), _where_inputs),
+    Case("abs", abs, np.abs, unary(tgst.AWAY_FROM_ZERO)),
+    Case("sqrt", lambda x: x.sqrt(), np.sqrt, unary(tgst.POSITIVE)),
+    Case("square", tg.square, np.square, unary()),
+    Case("clip", lambda x, lo, hi: x.clip(lo, hi), lambda x, lo, hi: np.clip(x, lo, hi), _clip_inputs),
+    Case("var", lambda x, **kw: x.var(**kw), lambda x, **kw: np.var(x, **kw), _spread_inputs),
+    Case("std", lambda x, **kw: tg.std(x, **kw), lambda x, **kw: np.std(x, **kw), _spread_inputs),
+    Case("concatenate", lambda *xs, axis: tg.concatenate(xs, axis=axis), lambda *xs, axis: np.concatenate(xs, axis=axis), _concatenate_inputs),
+    Case("stack", lambda *xs, axis: tg.stack(xs, axis=axis), lambda *xs, axis: np.stack(xs, axis=axis), _stack_inputs),
+    Case("expand_dims", tg.expand_dims, np.expand_dims, _expand_dims_inputs),
+    Case("squeeze", lambda x, axis: x.squeeze(axis=axis), lambda x, axis: np.squeeze(x, axis=axis), _squeeze_inputs),
+    Case("swapaxes", tg.swapaxes, np.swapaxes, _swapaxes_inputs),
+    Case("einsum", lambda *xs, subscripts: tg.einsum(subscripts, *xs), lambda *xs, subscripts: np.einsum(subscripts, *xs), _einsum_inputs),
+    Case("astype", lambda x, dtype: x.astype(dtype).astype(x.dtype), lambda x, dtype: x.astype(dtype).astype(x.dtype), _astype_inputs),
+    Case("copy", lambda x: x.copy(), np.copy, unary()),
     # --- rows: indexing, selection, joins and shape ops (issue 10, part A) ---
     Case("logsumexp", lambda x, **kw: tg.logsumexp(x, **kw), lambda x, **kw: np.log(np.sum(np.exp(x), **kw)), _reduction_inputs),
     Case(
@@ -240,13 +405,23 @@ def test_float32_stays_float32(case, data):
 # ----------------------------------------------------------------- the op declarations, column by column
 
 
+# Ops whose function form spells its own call (they declare ``form``), as numpy orders the arguments.
+_SPELLED = {
+    "where": lambda f, xs, kw: f(kw["condition"], *xs),
+    "einsum": lambda f, xs, kw: f(kw["subscripts"], *xs),
+}
+
+
 def _forms(op) -> dict:
     """Every public form an op declares, as a callable taking (inputs, params)."""
     forms = {}
     variadic = op.arity is None
+    spelled = _SPELLED.get(op.name)
     if op.function:
         fn = getattr(tg, op.function)
         forms[f"tg.{op.function}"] = (lambda xs, kw: fn(list(xs), **kw)) if variadic else (lambda xs, kw: fn(*xs, **kw))
+        if spelled:
+            forms[f"tg.{op.function}"] = lambda xs, kw: spelled(fn, xs, kw)
     if op.method:
         forms[f"Tensor.{op.method}"] = lambda xs, kw: getattr(xs[0], op.method)(*xs[1:], **kw)
     if op.operator and op.arity == 2:
@@ -259,6 +434,8 @@ def _forms(op) -> dict:
         forms[f"np.{function.__name__}"] = (
             (lambda xs, kw, f=function: f(list(xs), **kw)) if variadic else (lambda xs, kw, f=function: f(*xs, **kw))
         )
+        if spelled:
+            forms[f"np.{function.__name__}"] = lambda xs, kw, f=function: spelled(f, xs, kw)
     return forms
 
 

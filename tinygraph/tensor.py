@@ -14,7 +14,8 @@ import numpy as np
 from tinygraph import _graph
 from tinygraph._graph import _state, backward_pass, leaf_node, note_inplace_write, record
 from tinygraph._ops import OPS, takes_parameters
-from tinygraph._shapes import as_float_array, as_operand, fmt
+from tinygraph._ops.joins import split
+from tinygraph._shapes import as_float_array, as_operand, fmt, normalize_axes
 
 # ----------------------------------------------------------------- applying an op
 
@@ -394,6 +395,28 @@ class Tensor:
         """The values as nested Python lists, like ``ndarray.tolist``."""
         return self._data.tolist()
 
+    def flatten(self) -> "Tensor":
+        """The values along one axis, like ``ndarray.flatten``: ``reshape(-1)``, recorded."""
+        return self.reshape(-1)
+
+    def argmax(self, axis=None, keepdims=False):
+        """Positions of the largest values, as ``ndarray.argmax`` gives them (integers, no gradient)."""
+        return self._arg("argmax", axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        """Positions of the smallest values, as ``ndarray.argmin`` gives them (integers, no gradient)."""
+        return self._arg("argmin", axis, keepdims)
+
+    def _arg(self, which: str, axis, keepdims: bool):
+        shape = self._data.shape
+        if axis is not None:
+            if isinstance(axis, (tuple, list)):
+                raise TypeError(f"{which}: axis must be an int or None, got {axis!r} for shape {fmt(shape)}")
+            (axis,) = normalize_axes(axis, len(shape), op=which, shape=shape)
+        if self._data.size == 0:
+            raise ValueError(f"{which}: a Tensor of shape {fmt(shape)} is empty, so it has no {which[3:]}")
+        return getattr(self._data, which)(axis=axis, keepdims=keepdims)
+
     def detach(self) -> "Tensor":
         """A new leaf sharing this Tensor's data, cut from the graph."""
         t = _make(self._data, None)
@@ -515,6 +538,12 @@ class Tensor:
     def __len__(self):
         return len(self._data)
 
+    def __iter__(self):
+        # Like an array: the items along the first axis, each t[i] (recorded, so gradients flow).
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(len(self._data)))
+
     def __bool__(self):
         return bool(self._data)
 
@@ -589,6 +618,11 @@ def public_form(rule_class):
     arity, least = rule_class.arity, rule_class.min_arity
     shared = None if takes_parameters(rule_class) else rule_class()
     name = rule_class.function or rule_class.method or rule_class.name
+    custom = getattr(rule_class, "form", None)
+    if custom is not None:  # the op spells its own call: where(condition, x, y), einsum(subscripts, *operands)
+        custom.__name__ = custom.__qualname__ = name
+        custom.__doc__, custom.op = rule_class.__doc__, rule_class
+        return custom
     if shared is not None and arity == 1 == least:  # tg.relu(x): the hot path, without argument handling
 
         def unary_form(x):
@@ -748,6 +782,10 @@ def _np_power(a, b):
 
 
 _ARRAY_FUNCTIONS[np.dot] = _np_dot
+# split makes one indexing op per piece; argmax and argmin give integers, with no gradient to lose.
+FUNCTIONS["split"] = _ARRAY_FUNCTIONS[np.split] = split
+_ARRAY_FUNCTIONS[np.argmax] = lambda a, axis=None, out=None, *, keepdims=False: np.argmax(_raw(a), axis, out, keepdims=keepdims)
+_ARRAY_FUNCTIONS[np.argmin] = lambda a, axis=None, out=None, *, keepdims=False: np.argmin(_raw(a), axis, out, keepdims=keepdims)
 _UFUNCS[np.power] = _np_power
 # Comparisons are not differentiable: they give boolean arrays, as the operators do.
 _UFUNCS.update(

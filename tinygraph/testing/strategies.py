@@ -124,6 +124,117 @@ def binary_targets(shape) -> st.SearchStrategy:
 
 
 # --- strategies for indexing, axes and joins (issue 10, part A) ---
+__all__ += ["axes", "index_expressions", "concatenate_shapes"]
+
+
+def axes(ndim: int, *, allow_none: bool = True, allow_tuple: bool = True) -> st.SearchStrategy:
+    """An ``axis`` argument over ``ndim`` axes: None, an int (negatives too) or a tuple of distinct axes.
+
+    >>> from hypothesis import given
+    >>> @given(axes(3))
+    ... def test_sum_axes(axis):
+    ...     assert np.ones((2, 3, 4)).sum(axis=axis).ndim < 3
+    >>> test_sum_axes()
+    """
+    options = [st.none()] if allow_none else []
+    if ndim:
+        options.append(st.integers(-ndim, ndim - 1))
+        if allow_tuple:
+            chosen = st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True)
+            options.append(chosen.flatmap(lambda picked: st.tuples(*[st.sampled_from([a, a - ndim]) for a in picked])))
+    if not options:
+        raise ValueError("axes: a 0-d array has no axis to draw; allow None")
+    return st.one_of(options)
+
+
+def _is_whole(part) -> bool:
+    return isinstance(part, slice) and part == slice(None)
+
+
+@st.composite
+def index_expressions(draw, shape, *, arrays: bool = True, masks: bool = True, newaxis: bool = True,
+                      ellipsis: bool = True):
+    """Index expressions numpy accepts for an array of ``shape``: ints, slices (negative
+    steps too), None, Ellipsis, integer arrays (positions repeat often, so a scatter must
+    accumulate) and boolean masks over one or more axes.
+
+    >>> from hypothesis import given
+    >>> import tinygraph as tg
+    >>> @given(index_expressions((3, 4)))
+    ... def test_getitem(index):
+    ...     x = np.arange(12.0).reshape(3, 4)
+    ...     assert np.array_equal(tg.Tensor(x)[index].numpy(), x[index])
+    >>> test_getitem()
+    """
+    shape = tuple(shape)
+    ndim = len(shape)
+    kinds = ["basic"]
+    if ndim and arrays and all(shape):
+        kinds.append("arrays")
+    if ndim and masks:
+        kinds.append("mask")
+    kind = draw(st.sampled_from(kinds))
+    array_axes, mask_at, common = set(), None, ()
+    if kind == "arrays":  # one shared shape: the integer arrays broadcast together
+        common = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4))
+        array_axes = set(draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=min(ndim, 2), unique=True)))
+    elif kind == "mask":
+        mask_at = draw(st.integers(0, ndim - 1))
+    parts, axis = [], 0
+    while axis < ndim:
+        n = shape[axis]
+        if axis == mask_at:
+            span = draw(st.integers(1, ndim - axis))
+            parts.append(draw(hnp.arrays(np.bool_, shape[axis : axis + span])))
+            axis += span
+            continue
+        if axis in array_axes:
+            parts.append(draw(hnp.arrays(np.intp, common, elements=st.integers(-n, n - 1))))
+        else:
+            choice = draw(st.sampled_from(["whole", "int", "slice"] if n else ["whole", "slice"]))
+            if choice == "int":
+                parts.append(draw(st.integers(-n, n - 1)))
+            elif choice == "slice":
+                bound = st.none() | st.integers(-n - 1, n + 1)
+                parts.append(slice(draw(bound), draw(bound), draw(st.none() | st.sampled_from([1, 2, -1, -2]))))
+            else:
+                parts.append(slice(None))
+        axis += 1
+    if ellipsis and draw(st.booleans()):  # '...' stands for a run (maybe empty) of whole axes
+        start = draw(st.integers(0, len(parts)))
+        stop = start
+        while stop < len(parts) and _is_whole(parts[stop]):
+            stop += 1
+        parts[start:stop] = [Ellipsis]
+    else:
+        while parts and _is_whole(parts[-1]) and draw(st.booleans()):
+            parts.pop()
+    if newaxis:
+        for _ in range(draw(st.integers(0, 2))):
+            parts.insert(draw(st.integers(0, len(parts))), None)
+    if len(parts) == 1 and draw(st.booleans()):
+        return parts[0]
+    return tuple(parts)
+
+
+@st.composite
+def concatenate_shapes(draw, num_shapes: int = 2, *, max_dims: int = 3, max_side: int = 4):
+    """``(shapes, axis)``: ``num_shapes`` shapes that ``concatenate`` joins along ``axis``
+    (equal except along that axis, which may be negative).
+
+    >>> from hypothesis import given
+    >>> @given(concatenate_shapes(3))
+    ... def test_join(drawn):
+    ...     shapes, axis = drawn
+    ...     assert np.concatenate([np.ones(s) for s in shapes], axis=axis).ndim == len(shapes[0])
+    >>> test_join()
+    """
+    base = draw(shapes(min_dims=1, max_dims=max_dims, max_side=max_side))
+    axis = draw(st.integers(-len(base), len(base) - 1))
+    at = axis % len(base)
+    sizes = draw(st.lists(st.integers(1, max_side), min_size=num_shapes, max_size=num_shapes))
+    return tuple(base[:at] + (n,) + base[at + 1 :] for n in sizes), axis
+
 
 
 # --- strategies for class labels, images and kernels (issue 10, part B) ---
