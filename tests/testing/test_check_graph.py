@@ -174,6 +174,31 @@ def test_a_wrong_slope_at_a_kink_is_still_caught():
     assert [r.op for r in report.failures] == ["wrong_abs"]
 
 
+class HalfPrecisionTwice(tg.Op):
+    """2x, computed and returned in float32 whatever the input; ``factor`` scales its backward."""
+
+    name = "float32_twice"
+
+    def __init__(self, factor: float = 1.0):
+        self.factor = factor
+
+    def forward(self, x):
+        return (2.0 * x).astype(np.float32)
+
+    def backward(self, ctx, g):
+        return self.factor * 2.0 * g
+
+
+def test_an_op_whose_forward_rounds_to_float32_is_checked_at_that_precision():
+    x = tg.Tensor(np.linspace(-3.0, 3.0, 7), requires_grad=True)
+    right = check_graph(weighted_loss(tg.tanh(HalfPrecisionTwice.apply(x) * 1.0)))
+    assert right.passed, str(right)
+    assert right[0].precision == "float32" and "float32 forward" in str(right)
+    assert right[1].precision is None
+    wrong = check_graph(weighted_loss(HalfPrecisionTwice.apply(x, factor=1.01) * 1.0))
+    assert [r.op for r in wrong.failures] == ["float32_twice"]
+
+
 # ----------------------------------------------------------------- a wrong op buried in a deep network
 
 

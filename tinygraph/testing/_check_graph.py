@@ -50,6 +50,9 @@ class NodeCheck:
     skipped: int = 0  # elements whose forward failed on both sides of the point
     hint: str | None = None
     problem: str | None = None  # the backward raised, or returned an unusable gradient
+    #: The forward's output dtype when it rounds to less than float64 (an astype to
+    #: float32): checked with a step and tolerances fitted to that precision.
+    precision: str | None = None
 
     @property
     def ratio(self) -> float:
@@ -146,6 +149,7 @@ class GraphCheck:
             elif r.passed:
                 result = "ok" + (f", one-sided at {r.one_sided}" if r.one_sided else "")
                 result += f", {r.skipped} skipped" if r.skipped else ""
+                result += f", {r.precision} forward" if r.precision else ""
             else:
                 result = f"FAIL, ratio {r.ratio:.4g}"
             rows.append((
@@ -237,6 +241,9 @@ def check_graph(root, *, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e
 
     Notes
     -----
+    An op whose forward rounds its output below float64 (``astype(np.float32)``) is
+    checked with a step and tolerances fitted to that precision, and says so.
+
     Values: leaves hold theirs on their nodes; the forward of every op is run again from
     the leaves, in creation order, and an input a node saved for backward is taken from
     what it saved. Cost: two forward calls of a node per element of each input that
@@ -293,7 +300,8 @@ def check_graph(root, *, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e
             depth[node] = 1 + max(depth[p] for p in node.parents)
             xs = _inputs_of(node, values)
             try:
-                out = np.array(node.rule.forward(*[x.copy() for x in xs]), dtype=np.float64)
+                raw = np.asarray(node.rule.forward(*[x.copy() for x in xs]))
+                out = np.array(raw, dtype=np.float64)
             except Exception as err:  # noqa: BLE001 - reported, not hidden
                 raise RuntimeError(
                     f"check_graph: the forward of '{node.name}' (node {node.id}) failed when run again at its "
@@ -301,7 +309,7 @@ def check_graph(root, *, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e
                 ) from err
             values[node] = out
             if any(node.needs):
-                result = _check_node(node, xs, out, depth[node], rng, eps, atol, rtol)
+                result = _check_node(node, xs, out, depth[node], rng, eps, atol, rtol, raw.dtype)
                 results.append(replace(result, number=len(results) + 1))
     return GraphCheck(root, results, eps=eps, atol=atol, rtol=rtol)
 
@@ -319,8 +327,17 @@ def _result(node, depth, **fields) -> NodeCheck:
     return NodeCheck(node=node, op=node.name, scope=node.scope, site=node.site, depth=depth, **fields)
 
 
-def _check_node(node, xs, out, depth, rng, eps, atol, rtol) -> NodeCheck:
+def _check_node(node, xs, out, depth, rng, eps, atol, rtol, dtype) -> NodeCheck:
     rule = node.rule
+    precision = None
+    resolution = np.finfo(dtype).eps if dtype.kind == "f" else 0.0
+    if resolution > np.finfo(np.float64).eps:
+        # The forward rounds its output (to float32, say): finite differences of eps
+        # would measure the rounding. The step that balances rounding and truncation
+        # error is ~resolution^(1/3); the error left is ~resolution^(2/3) < its sqrt.
+        precision = str(dtype)
+        eps = max(eps, resolution ** (1 / 3))
+        atol, rtol = max(atol, resolution**0.5), max(rtol, resolution**0.5)
     v = _weights(rng, out.shape)
     saved = tuple(out.copy() if slot < 0 else xs[slot].copy() for slot in rule.save_slots)
     ctx = _Context(node)
@@ -403,6 +420,7 @@ def _check_node(node, xs, out, depth, rng, eps, atol, rtol) -> NodeCheck:
     return _result(
         node, depth, passed=not failed, input=i, input_name=node.parents[i].label, element=k, analytic=a_k,
         numeric=n_k, tolerance=tol_k, elements=elements, one_sided=one_sided, skipped=skipped, hint=hint,
+        precision=precision,
     )
 
 
