@@ -146,6 +146,71 @@ def _cross_entropy(z, target, axis):
     return -np.sum(target * log_p) / (z.size // z.shape[axis])
 
 
+def _pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+@st.composite
+def _conv2d_inputs(draw, small):
+    x_shape, w_shape, stride, padding = draw(tgst.conv2d_geometry(max_side=4 if small else 5, max_filters=2 if small else 3))
+    arrays = (draw(tgst.arrays(x_shape)), draw(tgst.arrays(w_shape)))
+    if draw(st.booleans()):
+        arrays += (draw(tgst.arrays(w_shape[:1])),)
+    return arrays, {"stride": stride, "padding": padding}
+
+
+def _windows_loop(x, kernel_size, stride, padding):
+    """(N, C, H', W', kh, kw) windows of the padded images, one window position at a time."""
+    (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size), _pair(stride), _pair(padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.zeros(x.shape[:2] + (ho, wo, kh, kw))
+    for p in range(ho):
+        for q in range(wo):
+            out[:, :, p, q] = xp[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw]
+    return out
+
+
+def _conv2d(x, w, *b, stride, padding):
+    out = np.einsum("ncpqij,fcij->nfpq", _windows_loop(x, w.shape[2:], stride, padding), w)
+    return out + b[0].reshape(1, -1, 1, 1) if b else out
+
+
+@st.composite
+def _im2col_inputs(draw, small):
+    x_shape, w_shape, stride, padding = draw(tgst.conv2d_geometry(max_side=4 if small else 5))
+    return (draw(tgst.arrays(x_shape)),), {"kernel_size": w_shape[2:], "stride": stride, "padding": padding}
+
+
+@st.composite
+def _col2im_inputs(draw, small):
+    x_shape, w_shape, stride, padding = draw(tgst.conv2d_geometry(max_side=4 if small else 5))
+    windows_shape = _windows_loop(np.zeros(x_shape), w_shape[2:], stride, padding).shape
+    return (draw(tgst.arrays(windows_shape)),), {"image_size": x_shape[2:], "stride": stride, "padding": padding}
+
+
+def _col2im(cols, image_size, stride, padding):
+    """Each window added back onto its place, one window position at a time; padding cropped."""
+    (h, w), (sh, sw), (ph, pw) = image_size, _pair(stride), _pair(padding)
+    n, c, ho, wo, kh, kw = cols.shape
+    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    for p in range(ho):
+        for q in range(wo):
+            out[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw] += cols[:, :, p, q]
+    return out[:, :, ph : ph + h, pw : pw + w]
+
+
+@st.composite
+def _max_pool_inputs(draw, small):
+    x_shape, kernel_size, stride = draw(tgst.pool2d_geometry(max_side=4 if small else 5))
+    # Values apart from one another: finite differences never cross a change of maximum.
+    return (draw(tgst.distinct_arrays(x_shape)),), {"kernel_size": kernel_size, "stride": stride}
+
+
+def _max_pool2d(x, kernel_size, stride):
+    return _windows_loop(x, kernel_size, kernel_size if stride is None else stride, 0).max(axis=(4, 5))
+
+
 # --- inputs and numpy references: indexing, selection, joins and shape ops (issue 10, part A)
 
 
@@ -353,6 +418,10 @@ CASES = [
     ),
     Case("cross_entropy", tg.cross_entropy, _cross_entropy, _cross_entropy_inputs),
     Case("mse_loss", tg.mse_loss, lambda p, y: np.mean((p - y) ** 2), _loss_inputs(tgst.REAL)),
+    Case("conv2d", lambda x, w, *b, **kw: tg.conv2d(x, w, *b, **kw), _conv2d, _conv2d_inputs),
+    Case("im2col", tg.im2col, _windows_loop, _im2col_inputs),
+    Case("col2im", tg.col2im, _col2im, _col2im_inputs),
+    Case("max_pool2d", tg.max_pool2d, _max_pool2d, _max_pool_inputs),
     # --- rows: softmax family, multi-class and regression losses, conv and pooling (issue 10, part B) ---
 ]
 IDS = [case.name for case in CASES]

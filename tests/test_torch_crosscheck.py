@@ -202,3 +202,62 @@ def test_mse_loss():
     rng = np.random.default_rng(33)
     ours, theirs = both([rng.standard_normal((3, 5)), rng.standard_normal((3, 5))])
     assert_same_gradients(ours, theirs, tg.mse_loss(*ours), F.mse_loss(*theirs))
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, padding, bias",
+    [
+        ((2, 3, 7, 6), (4, 3, 3, 3), 1, 0, True),
+        ((2, 3, 7, 6), (4, 3, 3, 2), 2, 1, True),
+        ((1, 2, 8, 5), (3, 2, 2, 3), (3, 1), (0, 2), False),
+        ((3, 1, 5, 5), (2, 1, 5, 5), 1, 0, True),  # the kernel covers the whole image
+        ((2, 2, 4, 4), (2, 2, 1, 1), 3, 1, True),  # a stride that skips rows and columns
+    ],
+)
+def test_conv2d(x_shape, w_shape, stride, padding, bias):
+    rng = np.random.default_rng(34)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)] + ([rng.standard_normal(w_shape[0])] if bias else [])
+    ours, theirs = both(arrays)
+    out_ours = tg.conv2d(*ours, stride=stride, padding=padding)
+    out_theirs = F.conv2d(*theirs, stride=stride, padding=padding)
+    weights = rng.standard_normal(out_theirs.shape)
+    assert_same_gradients(ours, theirs, (out_ours * weights).sum(), (out_theirs * torch.tensor(weights)).sum())
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 1), ((2, 3), (1, 2)), (3, 2)])
+def test_max_pool2d(kernel_size, stride):
+    rng = np.random.default_rng(35)
+    x = rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6) / 10.0  # no ties: PyTorch gives a tie to one element
+    ours, theirs = both([x])
+    out_ours = tg.max_pool2d(ours[0], kernel_size, stride)
+    out_theirs = F.max_pool2d(theirs[0], kernel_size, stride)
+    weights = rng.standard_normal(out_theirs.shape)
+    assert_same_gradients(ours, theirs, (out_ours * weights).sum(), (out_theirs * torch.tensor(weights)).sum())
+
+
+def test_a_small_cnn_and_its_second_derivatives():
+    """conv -> tanh -> max-pool -> conv -> linear -> cross-entropy: gradients and a Hessian-vector product."""
+    rng = np.random.default_rng(36)
+    X = rng.standard_normal((5, 1, 8, 8))
+    labels = rng.integers(0, 3, size=5)
+    arrays = [rng.standard_normal(s) * 0.5 for s in [(4, 1, 3, 3), (4,), (2, 4, 2, 2), (2,), (3, 8), (3, 1)]]
+    vs = [rng.standard_normal(a.shape) for a in arrays]
+
+    def ours_loss(W1, b1, W2, b2, W3, b3):
+        A = tg.max_pool2d(tg.tanh(tg.conv2d(tg.Tensor(X), W1, b1, padding=1)), 2)  # (5, 4, 4, 4)
+        A = tg.tanh(tg.conv2d(A, W2, b2, stride=2))  # (5, 2, 2, 2)
+        return tg.cross_entropy(W3 @ A.reshape(5, 8).T + b3, labels)
+
+    def theirs_loss(W1, b1, W2, b2, W3, b3):
+        A = F.max_pool2d(torch.tanh(F.conv2d(torch.tensor(X), W1, b1, padding=1)), 2)
+        A = torch.tanh(F.conv2d(A, W2, b2, stride=2))
+        return F.cross_entropy((W3 @ A.reshape(5, 8).T + b3).T, torch.tensor(labels))
+
+    ours, theirs = both(arrays)
+    grads = tg.grad(ours_loss(*ours), ours, create_graph=True)
+    hvp = tg.grad(sum((g * v).sum() for g, v in zip(grads, vs)), ours)
+    grads_t = torch.autograd.grad(theirs_loss(*theirs), theirs, create_graph=True)
+    hvp_t = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(grads_t, vs)), theirs)
+    for i in range(len(arrays)):
+        np.testing.assert_allclose(grads[i].data, grads_t[i].detach().numpy(), **TOL, err_msg=f"gradient {i}")
+        np.testing.assert_allclose(hvp[i], hvp_t[i].numpy(), **TOL, err_msg=f"Hessian-vector product {i}")

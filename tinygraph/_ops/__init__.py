@@ -22,7 +22,7 @@ This package never imports Tensor.
 """
 
 from tinygraph._ops._base import OPS, Primitive, takes_parameters
-from tinygraph._ops import elementwise, linalg, shape, losses, softmax, losses_multiclass  # noqa: F401  (defining the classes registers them)
+from tinygraph._ops import elementwise, linalg, shape, losses, softmax, losses_multiclass, conv  # noqa: F401  (defining the classes registers them)
 from tinygraph._ops import indexing, reductions, pointwise, joins, axes, contraction  # noqa: F401  (issue 10, part A)
 
 __all__ = ["OPS", "Primitive", "takes_parameters"]

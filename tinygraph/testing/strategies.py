@@ -238,7 +238,7 @@ def concatenate_shapes(draw, num_shapes: int = 2, *, max_dims: int = 3, max_side
 
 
 # --- strategies for class labels, images and kernels (issue 10, part B) ---
-__all__ += ["class_labels", "class_probabilities"]
+__all__ += ["class_labels", "class_probabilities", "conv2d_geometry", "pool2d_geometry", "distinct_arrays"]
 
 
 def _class_axis(logits_shape, axis: int) -> tuple:
@@ -274,3 +274,70 @@ def class_probabilities(logits_shape, axis: int = 0) -> st.SearchStrategy:
     shape, axis = _class_axis(logits_shape, axis)
     weights = arrays(shape, Domain(0.05, 1.0))
     return weights.map(lambda w: w / w.sum(axis=axis, keepdims=True))
+
+
+def _int_or_pair(low: int, high: int) -> st.SearchStrategy:
+    """An int, or a pair of ints (rows, columns), in [low, high]: ops take both spellings."""
+    return st.integers(low, high) | st.tuples(st.integers(low, high), st.integers(low, high))
+
+
+def _as_pair(value) -> tuple:
+    return tuple(value) if isinstance(value, tuple) else (value, value)
+
+
+@st.composite
+def conv2d_geometry(draw, *, max_batch: int = 2, max_channels: int = 2, max_filters: int = 3, max_side: int = 5,
+                    max_kernel: int = 3, max_stride: int = 2, max_padding: int = 1):
+    """``(x_shape, w_shape, stride, padding)`` that ``conv2d`` accepts: images (N, C, H, W),
+    filters (F, C, kh, kw), and a kernel that fits the padded image. ``stride`` and
+    ``padding`` are drawn as an int or a (rows, columns) pair.
+
+    >>> from hypothesis import given
+    >>> import tinygraph as tg
+    >>> @given(conv2d_geometry())
+    ... def test_shapes(geometry):
+    ...     x_shape, w_shape, stride, padding = geometry
+    ...     out = tg.conv2d(np.ones(x_shape), np.ones(w_shape), stride=stride, padding=padding)
+    ...     assert out.shape[:2] == (x_shape[0], w_shape[0])
+    >>> test_shapes()
+    """
+    n, c, f = (draw(st.integers(1, m)) for m in (max_batch, max_channels, max_filters))
+    stride = draw(_int_or_pair(1, max_stride))
+    padding = draw(_int_or_pair(0, max_padding))
+    kernel = (draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel)))
+    side = [draw(st.integers(max(1, k - 2 * p), max(max_side, k))) for k, p in zip(kernel, _as_pair(padding))]
+    return (n, c, side[0], side[1]), (f, c) + kernel, stride, padding
+
+
+@st.composite
+def pool2d_geometry(draw, *, max_batch: int = 2, max_channels: int = 2, max_side: int = 5, max_kernel: int = 3,
+                    max_stride: int = 3):
+    """``(x_shape, kernel_size, stride)`` that ``max_pool2d`` accepts; ``stride`` may be None
+    (the kernel size), an int or a pair.
+
+    >>> from hypothesis import given
+    >>> import tinygraph as tg
+    >>> @given(pool2d_geometry())
+    ... def test_shapes(geometry):
+    ...     x_shape, kernel_size, stride = geometry
+    ...     assert tg.max_pool2d(np.ones(x_shape), kernel_size, stride).ndim == 4
+    >>> test_shapes()
+    """
+    kernel = draw(_int_or_pair(1, max_kernel))
+    stride = draw(st.none() | _int_or_pair(1, max_stride))
+    side = [draw(st.integers(k, max(max_side, k))) for k in _as_pair(kernel)]
+    return (draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), side[0], side[1]), kernel, stride
+
+
+def distinct_arrays(shape, gap: float = 0.1) -> st.SearchStrategy:
+    """Arrays of ``shape`` whose values all differ by at least ``gap``: no near-ties, so the
+    finite differences of a maximum (max_pool2d, max) never straddle a change of winner.
+
+    >>> from hypothesis import given
+    >>> @given(distinct_arrays((2, 3)))
+    ... def test_distinct(x):
+    ...     assert len(set(x.ravel().tolist())) == 6
+    >>> test_distinct()
+    """
+    size = int(np.prod(shape))
+    return st.permutations(range(size)).map(lambda order: (np.array(order, dtype=np.float64) - size / 2).reshape(shape) * gap)
