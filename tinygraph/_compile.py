@@ -91,7 +91,8 @@ def compile(fn):  # noqa: A001 - tg.compile, like jax.jit / torch.compile; shado
     >>> import numpy as np
     >>> import tinygraph as tg
     >>> def cost(W, b, X, Y):
-    ...     return tg.binary_cross_entropy_with_logits(W @ X + b, Y)
+    ...     Z = (W @ X + b).named("Z")
+    ...     return tg.binary_cross_entropy_with_logits(Z, Y)
     >>> step = tg.compile(cost)
     >>> rng = np.random.default_rng(0)
     >>> X, Y = rng.standard_normal((3, 8)), (rng.random((1, 8)) > 0.5).astype(float)
@@ -102,10 +103,10 @@ def compile(fn):  # noqa: A001 - tg.compile, like jax.jit / torch.compile; shado
     >>> bool(np.allclose(W.grad, (0.5 - Y) @ X.T / 8))     # dW = dZ Xᵀ / N at W = 0
     True
     >>> print(step.source.split("def backward")[1].split("return")[0])   # doctest: +NORMALIZE_WHITESPACE
-    (dcost, W, X, Y, WX):
-        dWX = dcost * (np.exp(-np.logaddexp(0.0, -WX)) - Y) / 8   # binary_cross_entropy_with_logits (1, 8)
-        db = dWX.sum(axis=1, keepdims=True)                       # add, summed over broadcast axis 1 (1, 1)
-        dW = dWX @ X.T                                            # matmul (1, 3)
+    (dout, X, Y, Z):
+        dZ = dout * (np.exp(-np.logaddexp(0.0, -Z)) - Y) / 8   # binary_cross_entropy_with_logits (1, 8)
+        db = dZ.sum(axis=1, keepdims=True)                     # add, summed over broadcast axis 1 (1, 1)
+        dW = dZ @ X.T                                          # matmul (1, 3)
     <BLANKLINE>
     """
     if not callable(fn):
@@ -459,9 +460,9 @@ def _trace(compiled: CompiledFunction, treedef, tracers) -> _Graph:
         if node.parents:
             if node.id < start:
                 raise RuntimeError(
-                    f"compile: {name} uses a Tensor made by '{node.name}' (shape {fmt(node.shape)}) before it was "
-                    "called, from values that require grad; a compiled function can only take such values as "
-                    "arguments: pass it in, or compute it inside the function"
+                    f"compile: {name} uses a Tensor of shape {fmt(node.shape)} that '{node.name}' computed outside "
+                    "it from values that require grad; its value would be frozen and its gradient lost, so pass it "
+                    "in as an argument, or compute it inside the function"
                 )
             if not hasattr(node.rule, "emit_forward") or not hasattr(node.rule, "emit_backward"):
                 raise TypeError(
@@ -677,9 +678,7 @@ def _generate(compiled, graph: _Graph, tracers, input_names, wants_input, grad_o
             backward = _Backward(graph, var, wants, names, ns)
             returned = backward.run(seed, outputs)
 
-    header = [f"# {compiled.__name__}: " + ", ".join(f"{a} {fmt(n.shape)} {n.dtype}" for a, n in zip(args, arg_nodes))]
-    if constants:
-        header.append("# constants: " + ", ".join(f"{k} {fmt(v.shape)} {v.dtype}" for k, v in constants.items()))
+    header = _header(compiled.__name__, args, arg_nodes, len(tracers), constants)
     lines = header + [f"def forward({', '.join(args)}):"] + _with_comments(forward_lines, forward_comments)
     if backward is not None:
         forward_names = dict.fromkeys([var[n] for n in arg_nodes] + [var[n] for n in graph.ops])
@@ -688,7 +687,8 @@ def _generate(compiled, graph: _Graph, tracers, input_names, wants_input, grad_o
         lines.append(f"    return {out_var}, {_tuple_text(saved)}")
         lines += ["", "", f"def backward({', '.join([seed] + saved)}):"]
         lines += _with_comments(backward.lines, backward.comments)
-        lines.append(f"    return {_tuple_text([r or 'None' for r in returned])[1:-1]}")
+        grads = [r or "None" for r in returned]
+        lines.append(f"    return {_tuple_text(grads) if len(grads) == 1 else ', '.join(grads)}")
     else:
         lines.append(f"    return {out_var}, ()")
         lines += ["", "", "# nothing to differentiate (no input that the output depends on requires grad): no backward"]
@@ -706,6 +706,37 @@ def _generate(compiled, graph: _Graph, tracers, input_names, wants_input, grad_o
 
 
 _sources = iter(range(1, 1 << 62))
+
+
+def _header(name: str, args, arg_nodes, n_explicit: int, constants: dict) -> list:
+    """Comment lines naming the specialisation: the inputs' shapes and dtypes, parameters, constants."""
+    dtypes = {str(n.dtype) for n in arg_nodes} | {str(v.dtype) for v in constants.values()}
+    one = len(dtypes) == 1
+
+    def entries(pairs):
+        return [f"{a} {fmt(shape)}" + ("" if one else f" {dtype}") for a, shape, dtype in pairs]
+
+    explicit = entries((a, n.shape, n.dtype) for a, n in zip(args[:n_explicit], arg_nodes[:n_explicit]))
+    words = [f"{name}(" + ", ".join(explicit) + ")" + (";" if len(arg_nodes) > n_explicit or constants or one else "")]
+    groups = []
+    if len(arg_nodes) > n_explicit:
+        groups.append(("parameters", entries((a, n.shape, n.dtype) for a, n in zip(args[n_explicit:], arg_nodes[n_explicit:]))))
+    if constants:
+        groups.append(("constants", entries((k, v.shape, v.dtype) for k, v in constants.items())))
+    for g, (title, items) in enumerate(groups):
+        last = g == len(groups) - 1
+        items = [f"{item}," for item in items[:-1]] + [items[-1] + ("" if last and not one else ";")]
+        words += [f"{title} {items[0]}"] + items[1:]
+    if one:
+        words.append(dtypes.pop())
+    lines, line = [], "#"
+    for word in words:  # wrapped between entries, never inside a shape
+        if len(line) + 1 + len(word) > 100 and line != "#":
+            lines.append(line)
+            line = "#  "
+        line += " " + word
+    return lines + [line]
+
 
 #: Ops whose emitters use their inputs only as operands of + - * /, so a number can stand in for an array.
 _ARITHMETIC = frozenset({"add", "sub", "mul", "div"})
@@ -733,7 +764,7 @@ def _forward(graph, var, wants, names, ns, from_label):
                 f"compile: the emit_forward of op '{node.name}' gives shape {fmt(np.shape(value))} and dtype "
                 f"{np.asarray(value).dtype}, but the op's forward gives {fmt(node.shape)} and {node.dtype}: {text}"
             )
-        name = var[node] = cse[text] = names.fresh(_forward_name(node, var, from_label, counters))
+        name = var[node] = cse[text] = names.fresh(_forward_name(node, var, from_label, counters, graph.out))
         if node.label:
             from_label.add(name)
         ns[name] = value
@@ -742,9 +773,11 @@ def _forward(graph, var, wants, names, ns, from_label):
     return lines, comments
 
 
-def _forward_name(node, var, from_label, counters) -> str:
+def _forward_name(node, var, from_label, counters, out) -> str:
     if node.label:
         return node.label
+    if node is out:
+        return "out"
     if node.rule.name == "matmul":  # the document's notation: W1X, W2A1
         left, right = (var[p] for p in node.parents)
         if left in from_label and right in from_label:
@@ -760,13 +793,13 @@ def _evaluate(text: str, ns: dict, node, what: str):
         raise RuntimeError(f"compile: the {what} of op '{node.name}' wrote code that fails: {text}: {err}") from err
 
 
+#: Names that are not attributes (``.T``): what a line may read. Keywords (``axis=``) match too,
+#: which can only add a needless entry to the saved tuple, never drop a needed one.
+_READ_NAME = re.compile(r"(?<![.\w])[A-Za-z_]\w*")
+
+
 def _names_loaded(lines) -> set:
-    used = set()
-    for line in lines:
-        for n in ast.walk(ast.parse(line)):
-            if isinstance(n, ast.Name):
-                used.add(n.id)
-    return used
+    return {name for line in lines for name in _READ_NAME.findall(line)}
 
 
 def _with_comments(lines, comments) -> list:
