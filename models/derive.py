@@ -12,8 +12,11 @@ Examples
 --------
 >>> from tinygraph_models.derive import derive_text
 >>> text = derive_text("logistic")
->>> print(text.splitlines()[3])
-    Z1 = W1X + b1                                            # add (1, 209)
+>>> for line in text.splitlines()[2:5]:
+...     print(line.split("#")[0].strip())
+W1X = W1 @ X
+Z1 = W1X + b1
+cost = (np.maximum(Z1, 0.0) - Z1 * Y + np.log1p(np.exp(-np.abs(Z1)))).sum() / 209
 """
 
 from __future__ import annotations
