@@ -148,6 +148,24 @@ class Op:
     An op instance holds only what the op is told when it is built (an axis, an
     exponent); everything about one application lives on its node.
 
+    Code emitters, for ``tg.compile`` (every op in the table defines both; a user op
+    needs them only to be compiled):
+
+    - ``emit_forward(self, ctx, *xs) -> str``: one numpy expression that computes the
+      output, written with ``np.`` and Python literals only; ``xs`` are the names of the
+      variables holding the input arrays (for ``+ - * /`` an input may also be a number
+      literal). Op parameters (an axis, a shape, an index) are written as literals
+      (``repr``); an index holding arrays as ``np.array(<list>)`` of its values.
+    - ``emit_backward(self, ctx, g, *saved) -> tuple``: one expression per input for its
+      gradient, in terms of ``g`` (the name of dL/d(out)) and the names of the saved
+      values (in the order of ``saves``); ``None`` where ``ctx.needs[i]`` is False. The
+      gradient may keep the broadcast shape: the compiler sums it back, as the engine does.
+
+    ``ctx`` gives the shapes and dtypes (``ctx.parents[i].shape``, ``ctx.shape``,
+    ``ctx.dtype``) so that the text can be specialised; the same ``ctx`` must give the
+    same text. The expressions must compute what forward and backward compute (the
+    compiler checks shapes and dtypes, the tests values to 1e-12).
+
     Examples
     --------
     >>> import numpy as np
@@ -160,11 +178,18 @@ class Op:
     ...         return np.logaddexp(0.0, x)
     ...     def backward(self, ctx, g, x):
     ...         return g * tg.sigmoid(x)
+    ...     def emit_forward(self, ctx, x):
+    ...         return f"np.logaddexp(0.0, {x})"
+    ...     def emit_backward(self, ctx, g, x):
+    ...         return (f"{g} * np.exp(-np.logaddexp(0.0, -{x}))",)
     >>> x = tg.Tensor([0.0, 2.0], requires_grad=True)
     >>> softplus = Softplus.apply
     >>> softplus(x).sum().backward()
     >>> np.round(x.grad, 4)
     array([0.5   , 0.8808])
+    >>> step = tg.compile(lambda t: softplus(t).sum())
+    >>> step(x).item() == softplus(x).sum().item()
+    True
     """
 
     name = "op"
