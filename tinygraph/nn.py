@@ -26,7 +26,8 @@ from typing import ClassVar
 import numpy as np
 
 from tinygraph._graph import name_scope
-from tinygraph.functional import relu, sigmoid, tanh
+from tinygraph._ops import OPS
+from tinygraph.functional import conv2d, log_softmax, max_pool2d, relu, sigmoid, softmax, tanh
 from tinygraph.tensor import Tensor
 
 # ----------------------------------------------------------------- initialisers
@@ -457,6 +458,174 @@ class Activation(Module):
         return f"Activation({self.kind!r})"
 
 
+class Softmax(Module):
+    """``softmax`` along ``axis`` (0, the class axis of the (classes, samples) layout): a probability head.
+
+    For training, pair the logits (no softmax) with ``tg.cross_entropy``, which fuses
+    the two stably; use this layer to read probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygraph import nn
+    >>> nn.Softmax()(np.zeros((4, 2))).data.tolist()
+    [[0.25, 0.25], [0.25, 0.25], [0.25, 0.25], [0.25, 0.25]]
+    """
+
+    function = staticmethod(softmax)
+
+    def __init__(self, axis: int = 0, *, index: int | None = None):
+        if not _is_whole(axis):
+            raise TypeError(f"{type(self).__name__}: axis must be an int, got {axis!r}")
+        _check_index(type(self).__name__, index)
+        self.axis, self.index = int(axis), index
+
+    def _keeps_document_names(self) -> bool:
+        return self.index is not None
+
+    def forward(self, Z) -> Tensor:
+        return self.function(Z, axis=self.axis).named(f"A{'' if self.index is None else self.index}")
+
+    def __repr__(self):
+        return f"{type(self).__name__}(axis={self.axis})"
+
+
+class LogSoftmax(Softmax):
+    """``log_softmax`` along ``axis`` (0 by default): log-probabilities, finite for any logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygraph import nn
+    >>> np.exp(nn.LogSoftmax()(np.zeros((2, 3))).data).tolist()
+    [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]
+    """
+
+    function = staticmethod(log_softmax)
+
+
+class Conv2d(Module):
+    """A 2-D convolution layer: ``tg.conv2d(x, W, b, stride, padding)`` on images (N, C, H, W).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C of the input images and F, the number of filters.
+    kernel_size : int or pair of int
+    stride, padding : int or pair of int
+    bias : bool
+        Whether the layer has a bias b (F,), starting at zero.
+    init : {"he", "xavier", "document"}
+        How W (F, C, kh, kw) is drawn: He's N(0, 2 / fan_in) with fan_in = C kh kw, Glorot's
+        N(0, 2 / (fan_in + fan_out)) with fan_out = F kh kw, or the document's U[0, 0.01).
+    rng : numpy.random.Generator, optional
+    index : int, optional
+        The layer number l: the parameters are then named ``W{l}``, ``b{l}`` (as in ``Linear``).
+    dtype : numpy dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygraph import nn
+    >>> conv = nn.Conv2d(1, 8, 3, padding=1, rng=np.random.default_rng(0))
+    >>> [(name, p.shape) for name, p in conv.named_parameters()]
+    [('W', (8, 1, 3, 3)), ('b', (8,))]
+    >>> conv(np.ones((5, 1, 8, 8))).shape
+    (5, 8, 8, 8)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, bias: bool = True,
+                 init: str = "he", rng=None, index: int | None = None, dtype=np.float64):
+        for what, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not _is_whole(n) or n < 1:
+                raise ValueError(f"Conv2d: {what} must be a positive integer, got {n!r}")
+        if init not in INITIALIZERS:
+            raise ValueError(f"Conv2d: unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
+        _check_index("Conv2d", index)
+        # Building the ops checks stride, padding and kernel size: a bad layer fails where it is made.
+        op = OPS["conv2d"](stride, padding)
+        self.stride, self.padding = op.stride, op.padding
+        kernel = OPS["im2col"](kernel_size).kernel_size
+        rng = np.random.default_rng() if rng is None else rng
+        shape = (int(out_channels), int(in_channels)) + kernel
+        fan_in, fan_out = shape[1] * kernel[0] * kernel[1], shape[0] * kernel[0] * kernel[1]
+        if init == "document":
+            W = uniform_small(rng, shape[0], fan_in, dtype).reshape(shape)
+        else:
+            variance = 2.0 / fan_in if init == "he" else 2.0 / (fan_in + fan_out)
+            W = (rng.standard_normal(shape) * np.sqrt(variance)).astype(dtype)
+        suffix = "" if index is None else str(index)
+        self.index = index
+        with _layer_scope(index):
+            self.W = Tensor(W, requires_grad=True, name=f"W{suffix}")
+            self.b = Tensor(np.zeros(shape[0], dtype=dtype), requires_grad=True, name=f"b{suffix}") if bias else None
+
+    def own_parameters(self) -> dict:
+        own = super().own_parameters()
+        if self.index is None:
+            return own
+        return {f"{name}{self.index}": p for name, p in own.items()}
+
+    def _keeps_document_names(self) -> bool:
+        return self.index is not None
+
+    def forward(self, x) -> Tensor:
+        Z = conv2d(x, self.W, self.b, stride=self.stride, padding=self.padding)
+        return Z.named(f"Z{'' if self.index is None else self.index}")
+
+    def __repr__(self):
+        f, c, kh, kw = self.W.shape
+        return f"Conv2d({c} -> {f}, kernel {(kh, kw)}, stride {self.stride}, padding {self.padding})"
+
+
+class MaxPool2d(Module):
+    """``tg.max_pool2d(x, kernel_size, stride)``: the maximum of each window; stride defaults to the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygraph import nn
+    >>> nn.MaxPool2d(2)(np.arange(16.0).reshape(1, 1, 4, 4)).data.tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        op = OPS["max_pool2d"](kernel_size, stride)  # checked where the layer is built
+        self.kernel_size, self.stride = op.kernel_size, op.stride
+
+    def forward(self, x) -> Tensor:
+        return max_pool2d(x, self.kernel_size, self.stride)
+
+    def __repr__(self):
+        return f"MaxPool2d({self.kernel_size}, stride={self.stride})"
+
+
+class Flatten(Module):
+    """Samples-first data to the library's (features, samples) layout: (N, C, H, W) becomes (C*H*W, N).
+
+    The bridge from convolution layers, which take images (N, C, H, W) as numpy and
+    PyTorch lay them out, to ``Linear``, which takes one column per sample. Any input
+    with a leading samples axis works: (N, d1, d2, ...) becomes (d1*d2*..., N).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygraph import nn
+    >>> nn.Flatten()(np.zeros((5, 16, 3, 3))).shape
+    (144, 5)
+    """
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim < 2:
+            raise ValueError(f"Flatten: expects samples first, (N, ...) with at least 2 axes, got shape {tuple(x.shape)}")
+        return x.reshape(x.shape[0], -1).T
+
+    def __repr__(self):
+        return "Flatten()"
+
+
 class Dropout(Module):
     """Inverted dropout: in training mode each unit is zeroed with probability ``p`` and
     the kept ones are scaled by ``1 / (1 - p)``, so the expected activation is unchanged
@@ -599,19 +768,38 @@ class Sequential(ModuleList):
     def mlp(cls, n_units, *, hidden: str = "relu", output: str | None = None, init: str = "he", rng=None, dtype=np.float64):
         """The document's L-layer net: Linear + ``hidden`` for layers 1..L-1, then Linear (+ ``output``).
 
-        ``output=None`` ends with the logits Z_L, to pair with a ``*_with_logits`` loss.
+        ``output=None`` ends with the logits Z_L, to pair with ``cross_entropy`` (ten
+        classes: ``n_units[-1] = 10``) or ``binary_cross_entropy_with_logits`` (one unit);
+        ``"softmax"`` or ``"log_softmax"`` end with class probabilities or their logs
+        along axis 0, and ``"sigmoid"`` (or another activation) with that function.
         The layers carry their index, so the parameters are named ``W1, b1, ..., WL, bL``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tinygraph import nn
+        >>> net = nn.Sequential.mlp([64, 32, 10], output="softmax", rng=np.random.default_rng(0))
+        >>> P = net(np.ones((64, 5)))
+        >>> P.shape, bool(np.allclose(P.data.sum(axis=0), 1.0))
+        ((10, 5), True)
         """
         n_units = list(n_units)
         if len(n_units) < 2:
             raise ValueError(f"Sequential.mlp: need at least [n_x, n_out], got {n_units}")
+        heads = {"softmax": Softmax, "log_softmax": LogSoftmax}
+        if output is not None and output not in heads and output not in Activation.FUNCTIONS:
+            raise ValueError(
+                f"Sequential.mlp: unknown output {output!r}; choose None (logits) or one of {sorted([*heads, *Activation.FUNCTIONS])}"
+            )
         rng = np.random.default_rng() if rng is None else rng
         layers: list = []
         last = len(n_units) - 1
         for l in range(1, last + 1):
             layers.append(Linear(n_units[l - 1], n_units[l], init=init, rng=rng, index=l, dtype=dtype))
             kind = hidden if l < last else output
-            if kind is not None:
+            if kind in heads and l == last:
+                layers.append(heads[kind](axis=0, index=l))
+            elif kind is not None:
                 layers.append(Activation(kind, index=l))
         return cls(*layers)
 
