@@ -24,12 +24,12 @@ import time
 from benchmarks import check, engines as engine_registry, machine, rows, workloads
 from benchmarks.report import table, verdicts
 
-ALL_ROWS = ("1", "2", "3", "4", "5", "6", "7", "8")
+ALL_ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 
 #: The workloads each row times, so the check covers exactly what will run.
 CHECKED = {
     "1": ["deep"], "2": ["logistic"], "3": ["mlp32", "mlp64"], "4": ["chain2k"], "5": ["chain100k"],
-    "6": ["deep", "mlp32", "mlp64"], "7": [], "8": ["small"],
+    "6": ["deep", "mlp32", "mlp64"], "7": [], "8": ["small"], "9": ["deep"],
 }  # fmt: skip
 
 
@@ -61,7 +61,7 @@ def timed_rows(selected, engines, checks, settings) -> list:
     out = []
     if "1" in selected:
         progress("row 1: the document's deep net")
-        out.append(rows.mlp_row("1", workloads.DEEP, 1.10, engines, checks, settings))
+        out.append(rows.mlp_row("1", workloads.DEEP, 1.10, engines, checks, settings, compiled_limit=1.02))
     if "2" in selected:
         progress("row 2: logistic regression")
         out.append(rows.mlp_row("2", workloads.LOGISTIC, 1.10, engines, checks, settings))
@@ -74,7 +74,10 @@ def timed_rows(selected, engines, checks, settings) -> list:
         out.append(rows.per_op_row(engines, checks, settings))
     if "8" in selected:
         progress("row 8: the document's net, small")
-        out.append(rows.mlp_row("8", workloads.SMALL, 2.0, engines, checks, settings))
+        out.append(rows.mlp_row("8", workloads.SMALL, 2.0, engines, checks, settings, compiled_limit=1.15))
+    if "9" in selected:
+        progress("row 9: tg.compile's tracing and code generation")
+        out.append(rows.compile_time_row(engines, checks, settings))
     return out
 
 
@@ -127,7 +130,7 @@ def main(argv=None) -> int:
     if "7" in args.rows:
         progress("row 7: rendering (child processes)")
         main_rows += rows.render_rows(settings)
-    order = {n: i for i, n in enumerate(["1", "2", "3a", "3b", "4", "5a", "5b", "6a", "6b", "6c", "7a", "7b", "7c", "8"])}
+    order = {n: i for i, n in enumerate(["1", "2", "3a", "3b", "4", "5a", "5b", "6a", "6b", "6c", "7a", "7b", "7c", "8", "9"])}
     main_rows.sort(key=lambda r: order.get(r.number, 99))
 
     default_rows = []

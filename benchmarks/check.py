@@ -77,6 +77,8 @@ def check_mlp(workload: MLP, engines: dict) -> list:
         if dtype == "float64":
             results.append(_against_hand(workload, parameters, X, Y, ref_cost, ref_grads))
         for name, engine in engines.items():
+            if workload.key in getattr(engine, "SKIPS", ()):
+                continue
             cost, grads = engine.MLP(parameters, X, Y, LEARNING_RATE).gradients()
             results.append(_compare(workload.key, name, dtype, cost, grads, ref_cost, ref_grads, tolerance))
     return results
@@ -96,6 +98,8 @@ def check_chain(workload, engines: dict) -> list:
     ref_loss, ref_grads = engines["numpy"].Chain(x, w, kinds).gradients()
     results = []
     for name, engine in engines.items():
+        if workload.key in getattr(engine, "SKIPS", ()):
+            continue
         loss, grads = engine.Chain(x, w, kinds).gradients()
         results.append(_compare(workload.key, name, "float64", loss, grads, ref_loss, ref_grads, TOLERANCE))
     return results

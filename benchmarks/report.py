@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from benchmarks.timing import Summary
 
 #: Column order; every ratio divides by the first.
-ENGINE_ORDER = ("numpy", "tinygraph", "torch")
+ENGINE_ORDER = ("numpy", "tinygraph", "compiled", "torch")
 
 
 @dataclass

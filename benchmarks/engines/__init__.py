@@ -20,6 +20,7 @@ import importlib
 _MODULES = {
     "numpy": "benchmarks.engines.numpy_hand",
     "tinygraph": "benchmarks.engines.tinygraph_engine",
+    "compiled": "benchmarks.engines.compiled_engine",
     "torch": "benchmarks.engines.torch_engine",
 }
 
