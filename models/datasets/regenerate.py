@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from tinygraph._files import write_atomically
 
 SEED = 1998
 TEST_FRACTION = 0.25
@@ -187,21 +188,6 @@ def npz_bytes(arrays):
     return out.getvalue()
 
 
-def write_atomic(path, data):
-    """Write bytes so a reader never sees a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def regenerate(out_dir=None):
     """Write both dataset files into ``out_dir`` (default: next to this
     module) and return their paths."""
@@ -210,7 +196,8 @@ def regenerate(out_dir=None):
     paths = []
     for filename in FILES:
         path = out_dir / filename
-        write_atomic(path, npz_bytes(BUILDERS[filename]()))
+        blob = npz_bytes(BUILDERS[filename]())
+        write_atomically(path, lambda tmp, blob=blob: tmp.write_bytes(blob))
         paths.append(path)
     return paths
 

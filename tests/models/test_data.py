@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import stat
 import sys
 import tempfile
 import zipfile
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 import tinygraph_models.data as data
 from tinygraph_models.data import DataError, Dataset, flatten, load_dataset, load_h5
+from tinygraph._files import write_atomically
 from tinygraph_models.datasets import regenerate as regen
 
 h5py = pytest.importorskip("h5py")
@@ -178,13 +180,24 @@ def test_regeneration_is_byte_identical(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(regen.FILES)  # no temp files left behind
 
 
+def test_regenerated_files_get_the_permissions_of_the_umask(tmp_path):
+    # The one permission policy of tinygraph._files; regenerate used to force 0o644.
+    pytest.importorskip("sklearn")
+    old = os.umask(0o027)
+    try:
+        written = regen.regenerate(tmp_path)
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o640}
+
+
 def test_npz_bytes_is_deterministic_and_pinned():
     arrays = {"b": np.arange(6.0).reshape(2, 3), "a": np.array(["x", "yz"]), "s": np.array(3)}
     blob = regen.npz_bytes(arrays)
     assert blob == regen.npz_bytes(dict(arrays))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.npz"
-        regen.write_atomic(path, blob)
+        write_atomically(path, lambda tmp: tmp.write_bytes(blob))
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             assert [i.filename for i in infos] == ["b.npy", "a.npy", "s.npy"]
