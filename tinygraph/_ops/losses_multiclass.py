@@ -3,6 +3,8 @@ mean squared error."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygraph._ops._base import Primitive, is_array
@@ -17,10 +19,12 @@ def _some(values: np.ndarray, limit: int = 5) -> str:
     return shown + (f", ... ({distinct.size} distinct)" if distinct.size > limit else "")
 
 
-def _onehot(labels: np.ndarray, shape: tuple, axis: int, dtype) -> np.ndarray:
-    """1 at each sample's label along ``axis`` of ``shape``, 0 elsewhere."""
-    classes = np.arange(shape[axis]).reshape([-1 if i == axis else 1 for i in range(len(shape))])
-    return (classes == np.expand_dims(labels, axis)).astype(dtype)
+def _onehot(labels: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    """True at each sample's label along ``axis`` of ``shape``, False elsewhere."""
+    along = [1] * len(shape)
+    along[axis] = shape[axis]
+    kept = shape[:axis] + (1,) + shape[axis + 1 :]
+    return np.arange(shape[axis]).reshape(along) == labels.reshape(kept)
 
 
 class CrossEntropy(Primitive):
@@ -74,9 +78,12 @@ class CrossEntropy(Primitive):
         """(class axis, number of classes C, number of samples N) of logits of ``shape``."""
         if len(shape) == 0:
             raise ValueError("cross_entropy: the logits are a 0-d value; they need a class axis (shape (C, N) or (C,))")
-        axis = class_axis(self.axis, shape, self.name)
+        axis = self.axis
+        if type(axis) is not int or not -len(shape) <= axis < len(shape):  # the checks, off the common path
+            axis = class_axis(axis, shape, self.name)
+        axis %= len(shape)
         classes = shape[axis]
-        samples = int(np.prod(shape)) // classes if classes else 0
+        samples = math.prod(shape) // classes if classes else 0
         if classes == 0 or samples == 0:
             raise ValueError(f"cross_entropy: the logits of shape {fmt(shape)} hold no classes or no samples (axis {axis})")
         return axis, classes, samples
@@ -102,8 +109,7 @@ class CrossEntropy(Primitive):
                     f"cross_entropy: class labels must be whole numbers in [0, {classes}) (the logits {fmt(logits.shape)} "
                     f"have {classes} classes on axis {axis}); got {_some(target[bad])}"
                 )
-            picked = np.take_along_axis(log_p, np.expand_dims(target.astype(np.intp), axis), axis=axis)
-            loss = -picked.sum() / samples
+            loss = -np.sum(log_p, where=_onehot(target, logits.shape, axis)) / samples
         else:
             if not (target.min() >= 0 and target.max() <= 1):  # written so that nan fails too
                 outside = ~((target >= 0) & (target <= 1))
@@ -117,8 +123,7 @@ class CrossEntropy(Primitive):
         shape = ctx.parents[0].shape
         axis, _, samples = self._geometry(shape)
         if self._is_labels(shape, ctx.parents[1].shape, axis):
-            labels = target if is_array(target) else target.data
-            onehot = _onehot(labels, shape, axis, ctx.parents[0].dtype)
+            onehot = _onehot(target if is_array(target) else target.data, shape, axis)
             return g * (softmax(logits, axis) - onehot) / samples, None
         dz = dt = None
         if ctx.needs[0]:
