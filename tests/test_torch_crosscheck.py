@@ -144,6 +144,122 @@ def test_hessian_vector_product_and_second_derivatives():
     np.testing.assert_allclose(hv, hvt.numpy(), **TOL)
 
 
+# ----------------------------------------------------------------- indexing, selection, joins and shape ops (issue 10, part A)
+
+
+INDEXES = {
+    "ints and slices": (slice(1, None), slice(0, 3, 2)),  # torch has no negative steps
+    "repeated rows": ([2, 0, 2, 2],),
+    "pairs of positions": ([0, 0, 3], [1, 1, 2]),
+    "mask": (np.array([True, False, True, True]),),
+    "new axes and ellipsis": (None, Ellipsis, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INDEXES))
+def test_indexing_with_repeats_masks_and_new_axes(name):
+    index = INDEXES[name]
+    rng = np.random.default_rng(30)
+    ours, theirs = both([rng.standard_normal((4, 3))])
+    torch_index = tuple(torch.tensor(i) if isinstance(i, (list, np.ndarray)) else i for i in index)
+    weights = rng.standard_normal(ours[0].data[index].shape)
+    assert_same_gradients(
+        ours, theirs, (ours[0][index] ** 2 * weights).sum(), (theirs[0][torch_index] ** 2 * torch.tensor(weights)).sum()
+    )
+
+
+def test_reductions_with_ties_share_the_gradient_like_amax():
+    x = np.array([[1.0, 3.0, 3.0, -2.0], [0.5, 0.5, 0.5, 0.5], [2.0, -1.0, 0.0, 2.0]])
+    ours, theirs = both([x])
+    a, b = ours[0], theirs[0]
+    assert_same_gradients(
+        ours,
+        theirs,
+        (tg.max(a, axis=1) * [1.0, 2.0, 3.0]).sum() + a.min() + tg.max(a, axis=(0, 1), keepdims=True).sum(),
+        (torch.amax(b, dim=1) * torch.tensor([1.0, 2.0, 3.0])).sum() + torch.amin(b) + torch.amax(b, dim=(0, 1), keepdim=True).sum(),
+    )
+
+
+def test_pointwise_kinks_and_ties():
+    # abs'(0) = 0, clip's gradient 1 on its bounds, maximum/minimum split ties half and half: torch's choices too.
+    x = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])
+    y = np.array([-2.0, 0.0, 0.0, 1.0, 1.0, -3.0])
+    ours, theirs = both([x, y])
+    a, b = ours
+    c, d = theirs
+    assert_same_gradients(
+        ours,
+        theirs,
+        (abs(a) * 3 + tg.clip(a, -1.0, 1.0) * 5 + tg.maximum(a, b) * 7 + tg.minimum(a, b) * 11 + tg.square(b)).sum()
+        + tg.sqrt(a * a + 1.0).sum(),
+        (c.abs() * 3 + c.clamp(-1.0, 1.0) * 5 + torch.maximum(c, d) * 7 + torch.minimum(c, d) * 11 + d.square()).sum()
+        + (c * c + 1.0).sqrt().sum(),
+    )
+
+
+def test_where_var_and_std():
+    rng = np.random.default_rng(31)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((1, 4))
+    condition = x > 0
+    ours, theirs = both([x, y])
+    a, b = ours
+    c, d = theirs
+    assert_same_gradients(
+        ours,
+        theirs,
+        tg.where(condition, a, b * 2).sum() + a.var(axis=1, ddof=1).sum() + tg.std(a, axis=0, keepdims=True).sum() + a.std(),
+        torch.where(torch.tensor(condition), c, d * 2).sum() + c.var(dim=1, correction=1).sum()
+        + c.std(dim=0, correction=0, keepdim=True).sum() + c.std(correction=0),
+    )
+
+
+def test_joins_and_axes():
+    rng = np.random.default_rng(32)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal((2, 1))
+    ours, theirs = both([x, y])
+    a, b = ours
+    c, d = theirs
+    ours_parts = tg.split(tg.concatenate([a, b, a], axis=1), [2, 5], axis=1)
+    theirs_parts = torch.tensor_split(torch.cat([c, d, c], dim=1), [2, 5], dim=1)
+    weights = [rng.standard_normal(p.shape) for p in ours_parts]
+    assert_same_gradients(
+        ours,
+        theirs,
+        sum((p * w).sum() for p, w in zip(ours_parts, weights))
+        + (tg.stack([a, a * b], axis=-1) ** 2).sum()
+        + (tg.swapaxes(tg.expand_dims(a, 0), 0, 2) * np.arange(6.0).reshape(3, 2, 1)).sum()
+        + tg.squeeze(b[None], axis=(0, 2)).sum(),
+        sum((p * torch.tensor(w)).sum() for p, w in zip(theirs_parts, weights))
+        + (torch.stack([c, c * d], dim=-1) ** 2).sum()
+        + (c.unsqueeze(0).transpose(0, 2) * torch.arange(6.0, dtype=torch.float64).reshape(3, 2, 1)).sum()
+        + d[None].squeeze(2).squeeze(0).sum(),
+    )
+
+
+@pytest.mark.parametrize(
+    "spec, shapes",
+    [
+        ("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk", [(2, 2, 3), (2, 3, 2)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]),
+        ("...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 2)]), ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)]), ("i,j->ij", [(2,), (3,)]),
+    ],
+)
+def test_einsum_and_its_second_derivatives(spec, shapes):
+    rng = np.random.default_rng(len(spec))
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours, theirs = both(arrays)
+    out_ours, out_theirs = tg.einsum(spec, *ours), torch.einsum(spec, *theirs)
+    weights = rng.standard_normal(out_ours.shape)
+    loss_ours, loss_theirs = (out_ours * out_ours * weights).sum(), (out_theirs * out_theirs * torch.tensor(weights)).sum()
+    grads_ours = tg.grad(loss_ours, ours, create_graph=True)
+    grads_theirs = torch.autograd.grad(loss_theirs, theirs, create_graph=True)
+    for g, h in zip(grads_ours, grads_theirs):
+        np.testing.assert_allclose(g.data, h.detach().numpy(), **TOL)
+    second_ours = tg.grad(sum((g * g).sum() for g in grads_ours), ours)
+    second_theirs = torch.autograd.grad(sum((h * h).sum() for h in grads_theirs), theirs)
+    for g, h in zip(second_ours, second_theirs):
+        np.testing.assert_allclose(g, h.numpy(), **TOL)
+
+
 # ----------------------------------------------------------------- softmax family, multi-class losses, conv and pooling (issue 10, part B)
 
 

@@ -108,24 +108,22 @@ def scatter_add(index: tuple, shape: tuple, values: np.ndarray, dtype) -> np.nda
     """Zeros of ``shape`` with ``values`` (shaped like ``zeros[index]``) added at ``index``.
 
     Linear in the number of indexed elements whatever the repeats: an assignment where no
-    position can repeat, a bincount over whole rows for the common ``[i]`` on the first
-    axis, and ``np.add.at`` otherwise. Never a Python loop.
+    position can repeat, and ``np.add.at`` otherwise, on flat positions for the common
+    ``[i]`` on the first axis (numpy's fast path for one axis, a few times faster than
+    ``np.add.at`` over whole rows). Never a Python loop.
     """
     out = np.zeros(shape, dtype=dtype)
     if not _has_positions(index):
         out[index] = values  # ints, slices and masks select each position at most once
         return out
     rows = _rows(index, len(shape))
-    if rows is not None:
+    if rows is None:
+        np.add.at(out, index, values)
+    elif rows.size:
         row = int(np.prod(shape[1:], dtype=np.int64))
-        n = rows.size
-        # Flat position of every element of every selected row; bincount sums repeats.
-        first = (rows.reshape(-1) % shape[0]).astype(np.int64)
-        flat = (first[:, None] * row + np.arange(row, dtype=np.int64)).reshape(-1)
-        weights = np.broadcast_to(values, rows.shape + tuple(shape[1:])).reshape(n * row)
-        summed = np.bincount(flat, weights=weights, minlength=out.size).reshape(shape)
-        return summed if summed.dtype == dtype else summed.astype(dtype)
-    np.add.at(out, index, values)
+        first = rows.reshape(-1) % shape[0]
+        flat = first if row == 1 else (first[:, None] * row + np.arange(row)).reshape(-1)
+        np.add.at(out.reshape(-1), flat, np.broadcast_to(values, rows.shape + tuple(shape[1:])).reshape(-1))
     return out
 
 
@@ -137,7 +135,7 @@ def _scatter_text(values: str, index: tuple, shape: tuple, dtype) -> str:
         f"np.bincount({positions}.ravel(), weights=np.broadcast_to({values}, {positions}.shape).ravel(), "
         f"minlength={size}).reshape({shape!r})"
     )
-    return text if np.dtype(dtype) == np.float64 else f"{text}.astype(np.{np.dtype(dtype).name})"
+    return f"{text}.astype(np.{np.dtype(dtype).name})"  # bincount counts in float64, or int64 when empty
 
 
 class GetItem(Primitive):

@@ -126,7 +126,7 @@ class _Spread:
         n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
         if n - self.ddof <= 0:
             raise ValueError(
-                f"{self.name}: {n} value(s) per result over axis {self.axis} of shape {fmt(shape)} leave no "
+                f"{self.name}: {n} value(s) per result (axis={self.axis!r}, shape {fmt(shape)}) leave no "
                 f"degrees of freedom with ddof={self.ddof}"
             )
         return axes, _kept(axes, shape), n - self.ddof
