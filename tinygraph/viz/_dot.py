@@ -7,11 +7,14 @@ its operands is asked of :mod:`tinygraph.viz._layout`.
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 
 from tinygraph.tensor import Tensor
 from tinygraph.viz import _layout
+from tinygraph.viz._runner import DEFAULT_TIMEOUT, check_timeout, new_digraph
+from tinygraph.viz._shape import measure
 from tinygraph.viz._annotate import gradients
 from tinygraph.viz._annotate import values as compute_values
 from tinygraph.viz._layout import Picture
@@ -21,14 +24,15 @@ OPTIONS = {
     "show_grads": False,
     "show_formulas": False,
     "show_values": False,
-    "rankdir": "LR",
+    "rankdir": "auto",
     "max_nodes": 500,
     "collapse": False,
     "title": None,
     "legend": False,
+    "timeout": DEFAULT_TIMEOUT,
 }
 
-_RANKDIRS = ("LR", "TB", "RL", "BT")
+_RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
 _COLLAPSE_MODES = (False, True, "scopes", "chains")
 
 # Arrays of at most this many elements are shown in full, bigger ones as min/mean/max.
@@ -66,12 +70,6 @@ _GRAPH_ATTR = {
     # quadratic start of Graphviz 2.43's network simplex on deep graphs.
     "newrank": "true",
 }
-# Big pictures trade a little polish for time: dot's x-placement (network simplex)
-# and crossing minimisation are capped. Thresholds are drawn nodes.
-_SPEED_ATTR = (
-    (5000, {"nslimit": "0", "mclimit": "0.2"}),
-    (1000, {"nslimit": "0.1", "mclimit": "0.5"}),
-)
 _NODE_ATTR = {"fontname": _FONT, "fontsize": "11", "color": "#9AA3AF", "penwidth": "1"}
 _OPERAND_INK = "#3F74B5"
 # The side of an op node where its inputs arrive, for each direction of flow.
@@ -89,6 +87,8 @@ def _esc(text) -> str:
 
 def _num(v: float, digits: int = 4) -> str:
     """A number in a few significant digits; whole numbers keep a '.0' so 1.0 reads as a float."""
+    if v == 0:
+        v = 0.0  # -0.0 (relu's gradient of a negative input times -1, say) is just zero here
     text = f"{v:.{digits}g}"
     if text.lstrip("-").isdigit():
         text += ".0"
@@ -159,6 +159,38 @@ def _tensor_label(name_html: str, shape, dtype, value, grad, grad_name) -> str:
 
 def _name_html(name: str, made_up: bool) -> str:
     return f"<I>{_esc(name)}</I>" if made_up else f"<B>{_esc(name)}</B>"
+
+
+# The engine names the operands of generic binary ops x and y, as their formulas do;
+# beside tensors named X and Y (the document's data and labels) a port "y" fed by X
+# would mislead, so the picture calls them a and b, in the ports and the formulas.
+# Names that mean something (the losses' y_hat and y, a user op's own) are kept.
+_PORT_NAMES = {"x": "a", "y": "b"}
+_OPERAND_WORD = re.compile(r"\b(d?)(x|y)\b")
+
+
+def _generic(operands: tuple) -> bool:
+    """Inputs named x, y, ... by position: two or more of them, x among them."""
+    return len(operands) > 1 and "x" in operands
+
+
+def _port_names(operands: tuple) -> tuple:
+    if not _generic(operands):
+        return operands
+    return tuple(_PORT_NAMES.get(name, name) for name in operands)
+
+
+def _renamed(formulas, operands: tuple) -> list:
+    """Formulas in the port names: "dx = g @ y.T" becomes "da = g @ b.T" where x, y are operands."""
+    if not _generic(operands):
+        return list(formulas)
+    renamed = {name for name in operands if name in _PORT_NAMES}
+
+    def swap(match):
+        prefix, name = match.groups()
+        return prefix + _PORT_NAMES[name] if name in renamed else match.group(0)
+
+    return [_OPERAND_WORD.sub(swap, formula) for formula in formulas]
 
 
 def _op_label(title: str, formulas, operands=(), rankdir: str = "LR") -> str:
@@ -239,11 +271,12 @@ def draw(
     show_grads: bool = False,
     show_formulas: bool = False,
     show_values: bool = False,
-    rankdir: str = "LR",
+    rankdir: str = "auto",
     max_nodes: int = 500,
     collapse=False,
     title: str | None = None,
     legend: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
     **unknown,
 ):
     """Draw the computation graph that produced ``root``.
@@ -255,13 +288,17 @@ def draw(
     Unnamed results are called after their op ("matmul out"); an unnamed
     one-element constant shows its value ("1.0") and is drawn once per use, next to
     the op that reads it. Where the order of operands matters (``matmul``, ``sub``,
-    ``div``, the losses, user ops), the op's oval has one small port per operand,
-    named as in its ``forward`` (``x``, ``y``, ``y_hat``: the names its formulas use),
-    and each input edge ends at its port; the first operand's port is the lowest
-    (the rightmost top to bottom), so a layer's input ``X`` of ``W @ X`` comes
-    straight along the picture's spine while ``W`` joins from the side. ``x * x`` draws two edges. Ops and
-    leaves made inside ``tg.name_scope`` are drawn inside a cluster per scope (nested
-    scopes, nested clusters).
+    ``div``, the losses, user ops), the op's oval has one small port per operand and
+    each input edge ends at its port. Ports are named as the op's formulas name its
+    inputs, except that the generic ``x``, ``y`` of binary ops become ``a``, ``b``
+    (in the formulas too: matmul's ``da = g @ b.T``), so that the document's tensors
+    ``X`` and ``Y`` are never read as operand names; meaningful names stay (the
+    loss's ``y_hat`` and ``y``, a user op's ``forward`` parameters). The first
+    operand's port is the lowest (the rightmost top to bottom), so a layer's input
+    ``X`` of ``W @ X`` comes straight along the picture's spine while ``W`` joins
+    from the side. ``x * x`` draws two edges. Ops and leaves made inside
+    ``tg.name_scope`` are drawn inside a cluster per scope (nested scopes, nested
+    clusters).
 
     Parameters
     ----------
@@ -285,14 +322,17 @@ def draw(
         min/mean/max. Results are taken from the root, from arrays saved for backward,
         or recomputed by re-running built-in ops on their inputs (user ops are not
         re-run, as they may be random or costly).
-    rankdir : {"LR", "TB", "RL", "BT"}
-        Direction of the data flow: left to right by default, "TB" top to bottom.
+    rankdir : {"auto", "LR", "TB", "RL", "BT"}
+        Direction of the data flow. ``"auto"`` (the default) chooses by the picture's
+        shape, estimated from its longest path (depth) and its widest rank (breadth):
+        left to right, which reads like the document's derivation, when that fits a
+        notebook cell (about 9 inches, 900 pixels), else whichever of left to right and
+        top to bottom is narrower. A cell scrolls down but shrinks what is too wide:
+        the document's deep net, about 40 ranks deep and 3 nodes wide, is drawn top
+        to bottom; one tensor read by 200 ops side by side stays left to right.
     max_nodes : int
         Refuse (ValueError) to draw a picture of more nodes (ops plus tensors, after
         ``collapse``) than this: the picture would be unreadable and slow to lay out.
-        Above 1,000 and 5,000 nodes dot is told to spend less effort on placement
-        (``nslimit``, ``mclimit``); 10,000 nodes lay out in seconds, but thousands of
-        name scopes (clusters) take dot minutes: use ``collapse`` for those.
     collapse : {False, True, "scopes", "chains"}
         Merge repeated structure. ``"scopes"``: each innermost name scope holding ops
         becomes one box listing its ops and hidden parameters, outer scopes stay
@@ -304,12 +344,26 @@ def draw(
         A caption at the top of the picture.
     legend : bool
         Add a small key of the colours.
+    timeout : float or None
+        Seconds ``dot`` may run when the picture is displayed in a notebook, piped
+        (``.pipe()``) or rendered (:func:`render`); 30 by default, None for no limit.
+        dot is stopped at the limit and a one-line message says what makes the
+        picture cheaper (``collapse``, fewer steps or layers, smaller labels).
 
     Returns
     -------
     graphviz.Digraph
-        ``.source`` is the DOT text (identical for identical graphs); ``.pipe(format=
-        "svg")`` and ``.render()`` need the Graphviz ``dot`` program, see :func:`render`.
+        ``.source`` is the DOT text (identical for identical graphs). ``.stats`` is the
+        picture's shape: nodes, edges, clusters, estimated ranks and virtual nodes
+        (dot's stand-ins for edges that span several ranks), the widest fan-out.
+        dot's settings follow from it: its crossing minimisation and placement are
+        cut short when the estimated working graph (nodes plus virtual nodes plus 20
+        per cluster) passes 2,000 and 8,000, and long edges become straight lines
+        when there are thousands of them, so that a weight shared by every step of
+        an RNN lays out in a second, not in minutes. A notebook displays it as SVG
+        and ``.pipe()`` runs dot within ``timeout`` (a failure shows as its message
+        in the cell); Graphviz's own ``.render()`` and ``.view()`` are not bounded,
+        use :func:`render` for files.
 
     Raises
     ------
@@ -317,7 +371,8 @@ def draw(
         For an unknown option (the message lists the valid ones) or a root that is not
         a Tensor.
     ValueError
-        For a bad option value, or a picture bigger than ``max_nodes``.
+        For a bad option value (``timeout`` included), or a picture bigger than
+        ``max_nodes``.
 
     Examples
     --------
@@ -333,6 +388,7 @@ def draw(
     (True, True)
     """
     _check_options(show_grads, show_formulas, show_values, rankdir, max_nodes, collapse, title, legend, unknown)
+    timeout = check_timeout("draw", timeout)
     if not isinstance(root, Tensor):
         raise TypeError(f"draw: root must be a tinygraph Tensor, got {type(root).__name__}")
 
@@ -348,30 +404,20 @@ def draw(
     grads, note = gradients(picture) if show_grads else ({}, None)
     values = compute_values(picture) if show_values else {}
 
-    graph_attr = dict(_GRAPH_ATTR, rankdir=rankdir)
-    for threshold, attrs in _SPEED_ATTR:
-        if size > threshold:
-            graph_attr.update(attrs)
-            break
     caption = [f"<B>{_esc(title)}</B>"] if title else []
     if note:
         caption.append(_font(_esc(note), size=10, color=_MUTED))
-    if caption:
-        graph_attr["label"] = "<" + "<BR/>".join(caption) + ">"
-    import graphviz  # here, not at import: `import tinygraph` does not load graphviz
 
-    dot = graphviz.Digraph(name="tinygraph", graph_attr=graph_attr, node_attr=_NODE_ATTR, edge_attr=_EDGE_ATTR)
-
-    # Statements are written as DOT text here rather than through Digraph.node/edge:
-    # every attribute value is ours and every label is escaped HTML, so nothing needs
-    # graphviz's per-call quoting, which cost most of draw()'s time on big graphs.
+    # Node statements are collected first and written once the direction is known:
+    # an op's operand ports sit on the side its inputs come from.
     by_scope: dict = {}  # cluster (None: outside any) -> its node statements
     place: dict = {}  # node id -> its cluster
 
-    def put(scope, node_id, label, attrs):
+    def put(scope, node_id, label, attrs, spine=False):
+        """``label`` is the label's text, or a function of the direction that makes it."""
         scope = picture.placement(scope)
         place[node_id] = scope
-        by_scope.setdefault(scope, []).append(f"{node_id} [label={label} {attrs}]")
+        by_scope.setdefault(scope, []).append((node_id, label, attrs, spine))
 
     def tensor_node(item, node_id, scope, name, made_up, kind, shape, dtype):
         value = values.get(item)
@@ -382,10 +428,13 @@ def draw(
         grad_text = None if grad is None else _grad_summary(grad)
         grad_name = "grad" if made_up or name is None else f"d{name}"
         attrs = _ROOT_ATTRS[kind] if item is picture.root or item is picture.root_node else _TENSOR_ATTRS[kind]
-        if item in picture.spine:
-            attrs += _SPINE
         label = _tensor_label(_name_html(name, made_up), shape, dtype, value_text, grad_text, grad_name)
-        put(scope, node_id, label, attrs)
+        put(scope, node_id, label, attrs, item in picture.spine)
+
+    def op_label(op, title, formulas, operands):
+        ports = _port_names(operands)
+        formulas = _renamed(formulas, _layout.operand_names(op)) if formulas else ()
+        return lambda direction: _op_label(title, formulas, ports, direction)
 
     for leaf, node_id in picture.leaf_ids.items():
         if not picture.leaf_drawn[leaf]:
@@ -400,8 +449,8 @@ def draw(
         unit = picture.unit[op]
         if unit not in picture.collapsed_units:
             formulas = _layout.formulas(op) if show_formulas else ()
-            label = _op_label(_layout.op_name(op), formulas, _layout.operand_labels(op), rankdir)
-            put(_layout.op_scope(op), unit, label, _OP_ATTRS + _SPINE if op in picture.spine else _OP_ATTRS)
+            label = op_label(op, _layout.op_name(op), formulas, _layout.operand_labels(op))
+            put(_layout.op_scope(op), unit, label, _OP_ATTRS, op in picture.spine)
         if picture.out_drawn[op]:
             name, made_up = _layout.result_name(op)
             scope = _layout.op_scope(op)
@@ -410,18 +459,53 @@ def draw(
     for chain, members in picture.chains.items():
         first = members[0]
         formulas = _layout.formulas(first) if show_formulas else ()
-        label = _op_label(f"{_layout.op_name(first)} ×{len(members)}", formulas)
+        label = op_label(first, f"{_layout.op_name(first)} ×{len(members)}", formulas, ())
         put(_layout.op_scope(first), chain, label, _CHAIN_ATTRS)
 
     for box, (scope, members) in picture.boxes.items():
         hidden = [leaf for leaf, home in picture.leaf_home.items() if home == box and not picture.leaf_drawn[leaf]]
         put(scope, box, _box_label(scope, members, hidden), _BOX_ATTRS)
 
-    body = dot.body
-    _emit_clusters(body, by_scope)
-    _emit_edges(body, picture, place, rankdir)
+    edges = _edges(picture, place)
+    nodes = list(place)
+    lengths = [(tail, head, 1 if place[tail] == place[head] else 2) for tail, head, _ in edges]
     if legend:
-        _emit_legend(body, picture.tensor_id(picture.root_node if picture.root_node is not None else root))
+        after = picture.tensor_id(picture.root_node if picture.root_node is not None else root)
+        nodes.append("legend")
+        lengths.append((after, "legend", 1))
+    shape = measure(nodes, lengths, _cluster_count(by_scope))
+    if rankdir == "auto":
+        rankdir = shape.direction()
+
+    graph_attr = dict(_GRAPH_ATTR, rankdir=rankdir)
+    graph_attr.update(shape.graph_attrs())
+    if caption:
+        graph_attr["label"] = "<" + "<BR/>".join(caption) + ">"
+    dot = new_digraph(graph_attr=graph_attr, node_attr=_NODE_ATTR, edge_attr=_EDGE_ATTR)
+    dot.stats = shape
+    dot.timeout = timeout
+    dot.options = {
+        "show_grads": show_grads, "show_formulas": show_formulas, "show_values": show_values,
+        "rankdir": rankdir, "max_nodes": max_nodes, "collapse": collapse,
+    }  # fmt: skip
+
+    # Statements are written as DOT text here rather than through Digraph.node/edge:
+    # every attribute value is ours and every label is escaped HTML, so nothing needs
+    # graphviz's per-call quoting, which cost most of draw()'s time on big graphs.
+    # Left to right, the spine's group draws the path from X to the cost as a straight
+    # line; top to bottom, where parameters sit beside the spine rather than under it,
+    # the same group pushes each layer's cluster sideways into a staircase.
+    spine = _SPINE if rankdir in ("LR", "RL") else ""
+    statements = {
+        scope: [f"{node_id} [label={label if isinstance(label, str) else label(rankdir)} {attrs}{spine if on_spine else ''}]"
+                for node_id, label, attrs, on_spine in items]
+        for scope, items in by_scope.items()
+    }  # fmt: skip
+    body = dot.body
+    _emit_clusters(body, statements)
+    _emit_edges(body, edges, place, rankdir)
+    if legend:
+        _emit_legend(body, after)
     return dot
 
 
@@ -482,19 +566,19 @@ def _emit_clusters(body: list, by_scope: dict) -> None:
     fill(None, "\t")
 
 
-def _emit_edges(body: list, picture: Picture, place: dict, rankdir: str) -> None:
-    side = _ENTRY_SIDE[rankdir]
-    append = body.append
+def _cluster_count(by_scope: dict) -> int:
+    """Clusters drawn: every scope holding a node, and the scopes around it."""
+    scopes = set()
+    for scope in by_scope:
+        while scope is not None and scope not in scopes:
+            scopes.add(scope)
+            scope = scope.rpartition("/")[0] or None
+    return len(scopes)
 
-    def edge(tail, head, port=""):
-        if place[tail] != place[head]:
-            # An edge that crosses a cluster border spans two ranks, so a layer's
-            # parameters get a rank of their own instead of sharing one with the
-            # previous layer's output, which would stack the clusters as a staircase.
-            append(f"\t{tail} -> {head}{port} [minlen=2]\n")
-        else:
-            append(f"\t{tail} -> {head}{port}\n")
 
+def _edges(picture: Picture, place: dict) -> list:
+    """Every edge as (tail id, head id, operand position or None), in creation order."""
+    edges = []
     collapsed = picture.collapsed_units
     seen_into_collapsed = set()
     for op in picture.ops:
@@ -511,15 +595,30 @@ def _emit_edges(body: list, picture: Picture, place: dict, rankdir: str) -> None
                 source = picture.tensor_id(parent)
                 if (source, unit) not in seen_into_collapsed:  # one edge per tensor entering a box
                     seen_into_collapsed.add((source, unit))
-                    edge(source, unit)
+                    edges.append((source, unit, None))
         elif _layout.operand_labels(op):
             for i, parent in enumerate(picture.inputs[op]):
-                edge(picture.tensor_id(parent), unit, f":p{i}:{side}")
+                edges.append((picture.tensor_id(parent), unit, i))
         else:
             for parent in picture.inputs[op]:
-                edge(picture.tensor_id(parent), unit)
+                edges.append((picture.tensor_id(parent), unit, None))
         if picture.out_drawn[op]:
-            edge(unit, picture.tensor_id(op))
+            edges.append((unit, picture.tensor_id(op), None))
+    return edges
+
+
+def _emit_edges(body: list, edges: list, place: dict, rankdir: str) -> None:
+    side = _ENTRY_SIDE[rankdir]
+    append = body.append
+    for tail, head, position in edges:
+        port = "" if position is None else f":p{position}:{side}"
+        if place[tail] != place[head]:
+            # An edge that crosses a cluster border spans two ranks, so a layer's
+            # parameters get a rank of their own instead of sharing one with the
+            # previous layer's output, which would stack the clusters as a staircase.
+            append(f"\t{tail} -> {head}{port} [minlen=2]\n")
+        else:
+            append(f"\t{tail} -> {head}{port}\n")
 
 
 def _emit_legend(body: list, after: str) -> None:

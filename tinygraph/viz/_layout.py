@@ -80,6 +80,12 @@ def operand_labels(op: Node) -> tuple:
     return tuple(names[i] if i < len(names) else str(i) for i in range(len(op.parents)))
 
 
+def operand_names(op: Node) -> tuple:
+    """The names an op's formulas give its inputs (``x``, ``y``; ``y_hat``, ``y``), ports or not."""
+    names = op.rule.input_names
+    return tuple(names[i] if i < len(names) else str(i) for i in range(len(op.parents)))
+
+
 def box_contents(members, hidden_leaves) -> tuple:
     """(the op names of a merged scope, in order, repeats kept; its hidden parameters' names)."""
     names = [op.name for op in members]

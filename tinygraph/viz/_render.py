@@ -1,4 +1,5 @@
-"""Running Graphviz's ``dot``: :func:`render` writes a picture to a file."""
+"""Writing a picture to a file: :func:`render` draws, runs ``dot`` (bounded in time, see
+:mod:`tinygraph.viz._runner`) and writes the result atomically."""
 
 from __future__ import annotations
 
@@ -7,21 +8,7 @@ import tempfile
 from pathlib import Path
 
 from tinygraph.viz._dot import draw
-
-_INSTALL_HINT = (
-    "install Graphviz, which provides `dot`: `sudo apt-get install graphviz` on Debian/Ubuntu, "
-    "`brew install graphviz` on macOS, `conda install -c conda-forge graphviz` with conda, "
-    "or see https://graphviz.org/download/; draw() itself needs no `dot` and still returns the DOT source"
-)
-
-
-class DotNotFoundError(RuntimeError):
-    """The Graphviz ``dot`` program is not installed (or not on PATH).
-
-    A RuntimeError, like ``graphviz.ExecutableNotFound``, which it wraps (as
-    ``__cause__``) when graphviz found ``dot`` missing; defining it does not import
-    graphviz, so ``import tinygraph`` stays free of it.
-    """
+from tinygraph.viz._runner import run_dot
 
 
 def render(root, path, format: str = "svg", **options) -> Path:
@@ -47,6 +34,12 @@ def render(root, path, format: str = "svg", **options) -> Path:
     ------
     DotNotFoundError
         When the Graphviz ``dot`` program is missing; the message says how to install it.
+    DotTimeoutError
+        When ``dot`` runs longer than ``timeout`` seconds (an option of :func:`draw`, 30
+        by default); it is stopped, and the message says what makes the picture cheaper.
+    DotError
+        When ``dot`` crashes or fails; the message names the picture's size and the
+        options that help.
     OSError
         When ``path`` cannot be written (missing directory, a directory, no permission);
         the message names the path.
@@ -69,12 +62,7 @@ def render(root, path, format: str = "svg", **options) -> Path:
     if not directory.is_dir():
         what = "is not a directory" if directory.exists() else "does not exist"
         raise FileNotFoundError(f"render: cannot write '{path}': its directory '{directory}' {what}")
-    import graphviz
-
-    try:
-        data = graph.pipe(format=format)
-    except graphviz.ExecutableNotFound as err:
-        raise DotNotFoundError(f"render: the Graphviz program `dot` was not found; {_INSTALL_HINT}") from err
+    data = run_dot(graph.source, format, timeout=graph.timeout, stats=graph.stats, options=graph.options)
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as err:
