@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import inspect
 import keyword
 import linecache
 import os
@@ -130,8 +131,6 @@ class CompiledFunction:
         self._specs: dict = {}
         self._latest = None
         try:
-            import inspect
-
             parameters = inspect.signature(fn).parameters.values()
             self._arg_names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         except (TypeError, ValueError):
@@ -190,7 +189,6 @@ class CompiledFunction:
         graph = _trace(self, treedef, tracers)
         spec = _generate(self, graph, tracers, names, wants_input, grad_on)
         spec.treedef = treedef
-        spec.kinds = tuple(isinstance(leaf, Tensor) for leaf in leaves)
         if len(self._specs) >= MAX_SPECIALISATIONS:
             self._specs.pop(next(iter(self._specs)))
         self._specs[key] = spec
@@ -558,7 +556,7 @@ class _Spec:
         self.wants = wants  # per forward argument: does its gradient go back
         self.out_label = out_label
         self.rule = _FusedOp(self) if backward is not None else None
-        self.treedef = self.kinds = None
+        self.treedef = None
 
     def run(self, leaves):
         values = [leaf._data if type(leaf) is Tensor or isinstance(leaf, Tensor) else leaf for leaf in leaves]
@@ -609,12 +607,12 @@ def _eager_backward(spec, ctx, g):
     n_explicit = spec.n_values - len(spec.params)
     parents = iter(ctx.parents)
     leaves, wanted = [], []
-    for value, want, is_tensor in zip(values[:n_explicit], spec.wants, spec.kinds):
+    for value, want in zip(values[:n_explicit], spec.wants):
         if want:
             t = hooks.make_tensor(value, next(parents))
             wanted.append(t)
         else:
-            t = Tensor(value) if is_tensor else value
+            t = Tensor(value)  # what fn got when traced, for an array argument too
         leaves.append(t)
     for node in spec.params:
         next(parents)
