@@ -121,6 +121,16 @@ def test_dead_units_and_saturated_values():
     assert report["layer3"].saturated == pytest.approx(np.mean((A3 < 0.01) | (A3 > 0.99)))
 
 
+def test_convolution_layers_count_dead_channels():
+    rng = np.random.default_rng(0)
+    conv = nn.Conv2d(1, 4, 3, padding=1, rng=rng)
+    conv.b.data = np.array([0.0, -100.0, 0.0, -100.0])  # channels 1 and 3 never fire
+    net = nn.Sequential(conv, nn.Activation("relu"), nn.Flatten(), nn.Linear(4 * 5 * 5, 1, rng=rng))
+    report = nn.gradient_report(net, rng.standard_normal((6, 1, 5, 5)), np.ones((1, 6)), bce)
+    assert [(layer.name, layer.shape, layer.activation) for layer in report] == [("0", (4, 1, 3, 3), "relu"), ("3", (1, 100), None)]
+    assert report["0"].dead == pytest.approx(0.5) and report["0"].bias == "0.b"
+
+
 def test_a_layer_whose_units_are_all_dead():
     net = nn.Sequential(nn.Linear.from_arrays(np.ones((2, 2)), -10 * np.ones((2, 1))), nn.Activation("relu"), nn.Linear(2, 1))
     report = nn.gradient_report(net, np.ones((2, 4)), np.ones((1, 4)), bce)

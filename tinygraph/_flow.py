@@ -17,7 +17,8 @@ The verdicts (chosen from the document's deep net, see docs/debugging.md):
   gradient norm in the model: the layers do not learn together.
 - **exploding** when a gradient is not finite or ``|dW| > 100 |W|``: a step of
   learning rate 0.01 would be as large as the weights.
-- **dead** when every ReLU unit of the layer is zero on the whole batch.
+- **dead** when every ReLU unit of the layer is zero on the whole batch (a unit is a row
+  of the document's (features, samples) activations, a channel of (N, C, H, W) images).
 """
 
 from __future__ import annotations
@@ -227,9 +228,12 @@ def _output_of(node) -> np.ndarray:
 
 
 def _unit_stats(kind: str, out: np.ndarray) -> tuple:
-    """(dead share, saturated share): units are rows, samples the last axis (the document's layout)."""
+    """(dead share, saturated share). Units are rows of (features, samples), the document's
+    layout, and channels of images (N, C, H, W), a convolution's."""
     out = np.asarray(out, dtype=np.float64)
     if kind == "relu":
+        if out.ndim == 4:
+            out = np.moveaxis(out, 1, 0)
         units = out.reshape(out.shape[0], -1) if out.ndim > 1 else out.reshape(-1, 1)
         return float(np.mean(np.all(units <= 0, axis=1))), None
     if kind == "sigmoid":
