@@ -817,6 +817,7 @@ class _Backward:
         self.holders: dict = {}  # variable -> the nodes whose gradient it is
         self.owned: set = set()  # nodes whose gradient variable is their own, so it may be reassigned
         self.cse: dict = {}  # expression -> the variable holding its value
+        self.mentions: dict = {}  # variable -> the expressions in cse that read it or are held in it
 
     def run(self, seed: str, outputs) -> list:
         graph, var = self.graph, self.var
@@ -859,7 +860,13 @@ class _Backward:
         self.lines.append(f"{name} = {text}")
         self.comments.append(comment)
         # The name may have held another value: expressions that read it, or that it held, are stale.
-        self.cse = {k: v for k, v in self.cse.items() if v != name and name not in _IDENTIFIER.findall(k)}
+        for stale in self.mentions.pop(name, ()):
+            self.cse.pop(stale, None)
+
+    def _remember(self, text: str, name: str) -> None:
+        self.cse[text] = name
+        for read in {name, *_READ_NAME.findall(text)}:
+            self.mentions.setdefault(read, set()).add(text)
 
     def _fresh(self, node) -> str:
         own = self.var[node]
@@ -884,7 +891,7 @@ class _Backward:
                 return
             name = self._fresh(parent)
             self._emit(name, text, value, comment)
-            self.cse[text] = name
+            self._remember(text, name)
             self.owned.add(parent)
             self._set(parent, name)
             return
