@@ -3,7 +3,7 @@
     python docs/make_figures.py            # figures in docs/img/ and the tables on stdout (~1 min)
     python docs/make_figures.py --sweep    # also the cross-validation sweep behind the defaults (~20 min)
 
-Every run goes through ``tinygraph_models.cli.fit``, the function ``tinygraph train``
+Every run goes through ``tinygraph_models.train.fit``, the function ``tinygraph train``
 trains with, so the numbers are those of the command's defaults. Timings are of the
 training loop (forward, backward, update for every epoch), one process, BLAS on one
 thread.
@@ -24,9 +24,9 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tinygraph_models import cli, nets  # noqa: E402
+from tinygraph_models import nets  # noqa: E402
 from tinygraph_models.data import Dataset, load_dataset  # noqa: E402
-from tinygraph_models.train import train  # noqa: E402
+from tinygraph_models.train import TRAIN_DEFAULTS, fit, train  # noqa: E402
 
 IMG = Path(__file__).resolve().parent / "img"
 SEEDS = range(5)
@@ -42,7 +42,7 @@ LABELS = {
 
 def measure(data, model, init="he", **options):
     """Runs for seeds 0-4: a list of (history, config) with the command's defaults."""
-    return [cli.fit(data, model, init=init, seed=seed, **options)[1:] for seed in SEEDS]
+    return [fit(data, model, init=init, seed=seed, **options)[1:] for seed in SEEDS]
 
 
 def accuracy_table(runs) -> str:
@@ -120,7 +120,7 @@ def plot_dead_units(data):
     fig, ax = plt.subplots(figsize=(7.5, 4.0))
     for keep, colour, label in ((True, "#9467bd", "raw He draw (--keep-dead-units): layer 4 dead"),
                                 (False, "#d62728", "dead units redrawn (default)")):
-        _, history, config = cli.fit(data, "deep", seed=4, keep_dead_units=keep)
+        _, history, config = fit(data, "deep", seed=4, keep_dead_units=keep)
         ax.plot(history.costs, color=colour, linewidth=1.8, label=f"{label}: test acc {history.test_accuracy:.3f}")
     ax.axhline(math.log(2), color="#999999", linestyle="--", linewidth=0.8)
     ax.set_title("deep net on digits, seed 4: a layer that never fires never learns", fontsize=10)
@@ -189,7 +189,7 @@ def main():
     data = {name: load_dataset(name) for name in DATASETS}
     runs = {(model, name): measure(data[name], model) for name in DATASETS for model in MODELS}
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, numpy {np.__version__}")
-    print(f"defaults: {cli.TRAIN_DEFAULTS}, shallow width {nets.MODELS['shallow'][0]}\n")
+    print(f"defaults: {TRAIN_DEFAULTS}, shallow width {nets.MODELS['shallow'][0]}\n")
     print(accuracy_table(runs))
     by_init = {"he": runs[("deep", "digits")], "xavier": measure(data["digits"], "deep", init="xavier"),
                "document": measure(data["digits"], "deep", init="document")}

@@ -1,8 +1,13 @@
 """The ``tinygraph`` command: train the document's networks, check their gradients,
-render their graphs.
+render their graphs, classify new data with a trained run.
 
-Errors a user can make (a bad option, a missing file, a diverging learning rate) are
-printed as one line on stderr with a non-zero exit; ``--debug`` shows the traceback.
+This module is the command line only: the options, and turning what the other modules
+do (:mod:`~tinygraph_models.train`, :mod:`~tinygraph_models.check`,
+:mod:`~tinygraph_models.render`, :mod:`~tinygraph_models.predict`) into printed lines
+and an exit status. Every error a user can make (a bad option, a missing or damaged
+file, a diverging learning rate) is printed as one line on stderr,
+``tinygraph <command>: error: ...``, with exit status 2 for a misused command line and
+1 for the rest; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -20,33 +25,20 @@ import math  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from tinygraph_models import nets  # noqa: E402
+from tinygraph_models.train import ADAM_LR, TRAIN_DEFAULTS, training_settings  # noqa: E402, F401  (ADAM_LR, TRAIN_DEFAULTS: tinygraph_models.cli.* still works)
 
-DATASETS_HELP = "digits, breast-cancer, or a path to an HDF5 file in the document's format"
+DATASETS_HELP = (
+    "digits, breast-cancer, or a path to a .npz file in the bundled layout "
+    "(train_x, train_y, test_x, test_y) or an HDF5 file in the document's"
+)
 
-#: Defaults per model for full-batch gradient descent on the standardised bundled data.
-#: Chosen without the test split, by 4-fold cross-validation inside each training split
-#: (seeds 0-4, lr 0.01-1, 300/1000/3000 epochs; `python docs/make_figures.py --sweep`):
-#: each is within 0.001 of the best mean over the two datasets, at 1000 epochs (the
-#: document's n_epochs). docs/tutorial.md has the table.
-TRAIN_DEFAULTS = {
-    "logistic": {"lr": 0.1, "epochs": 1000},
-    "shallow": {"lr": 0.3, "epochs": 1000},
-    "deep": {"lr": 0.1, "epochs": 1000},
-}
-
-#: Adam's step is about lr whatever the gradient's scale, so it wants a smaller lr than GD.
-ADAM_LR = 0.01
+#: ``--collapse`` words and the ``collapse`` values of tg.draw they stand for.
+COLLAPSE = {"none": False, "scopes": "scopes", "chains": "chains", "all": True}
 
 
 class CLIError(Exception):
-    """A user error in the command line: printed as one line, exit status 2."""
-
-    def __init__(self, message: str, prog: str = "tinygraph"):
-        super().__init__(message)
-        self.prog = prog
+    """A misused command line: printed as one line, exit status 2."""
 
 
 def _positive_float(text: str) -> float:
@@ -92,7 +84,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but its errors follow the one-line rule."""
 
     def error(self, message):
-        raise CLIError(message, prog=self.prog)
+        raise CLIError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,11 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=list(nets.MODELS), default="deep", help="which of the document's networks (default: deep)")
     train.add_argument("--layers", type=_layers, help="layer sizes n_x,...,1 (default for deep: n_x,5,5,5,3,1)")
     train.add_argument("--data", default="digits", help=f"{DATASETS_HELP} (default: digits)")
-    train.add_argument("--epochs", type=_positive_int, help="full-batch steps (default depends on the model)")
+    train.add_argument("--epochs", type=_positive_int, help="passes over the training data (default depends on the model)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default depends on the model and optimizer)")
     train.add_argument("--optimizer", choices=["gd", "momentum", "adam"], default="gd", help="update rule (default: gd, the document's)")
+    train.add_argument(
+        "--batch-size", type=_positive_int,
+        help="samples per update, in shuffled mini-batches (default: all of them, the document's full batch)",
+    )
     train.add_argument("--init", choices=["he", "xavier", "document"], default="he", help="weight initialisation (default: he)")
-    train.add_argument("--seed", type=_seed, default=0, help="seed for the initial weights (default: 0)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed for the initial weights and the batch order (default: 0)")
     train.add_argument(
         "--keep-dead-units", action="store_true",
         help="keep hidden units that start dead on every training sample (default: redraw them)",
@@ -124,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--model", choices=list(nets.MODELS), default="deep")
     check.add_argument("--layers", type=_layers)
     check.add_argument("--data", default="digits", help=DATASETS_HELP)
-    check.add_argument("--samples", type=_positive_int, default=32, help="training samples to use (default: 32)")
+    check.add_argument("--samples", type=_positive_int, default=32, help="training samples to use (default: 32; at most all of them)")
     check.add_argument("--init", choices=["he", "xavier", "document"], default="he")
     check.add_argument("--seed", type=_seed, default=0)
 
@@ -135,7 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--formulas", action="store_true", help="show each op's backward rule")
     render.add_argument("--format", choices=["svg", "png", "pdf"], default="svg")
     render.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction (default: TB, top to bottom: a deep net stays readable)")
+    render.add_argument("--max-nodes", type=_positive_int, default=500, help="refuse to draw more nodes than this (default: 500)")
+    render.add_argument(
+        "--collapse", choices=list(COLLAPSE), default="none",
+        help="merge repeated structure: each name scope into one box (scopes), runs of one op (chains), both (all); default: none",
+    )
     render.add_argument("--out", type=Path, default=Path("graphs"), help="output folder (default: graphs)")
+
+    predict = commands.add_parser("predict", help="classify data with a trained run folder")
+    predict.add_argument("run", type=Path, metavar="RUN", help="a run folder written by `tinygraph train` (it holds params.npz)")
+    predict.add_argument("--data", required=True, help=f"what to classify: {DATASETS_HELP}")
+    predict.add_argument("--split", choices=["test", "train", "all"], default="test", help="which part of the data (default: test)")
+    predict.add_argument("--out", type=Path, help="write the predictions to this .csv file instead of printing them")
+    predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
     for command in commands.choices.values():  # --debug also after the command name
         command.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -163,84 +172,18 @@ def _units(model: str, layers, n_features: int, data_name: str) -> list:
         raise CLIError(str(err)) from None
 
 
+def _say(command: str, line: str) -> None:
+    """A line for the user on stderr, in the command's name."""
+    print(f"tinygraph {command}: {line}", file=sys.stderr)
+
+
 # ----------------------------------------------------------------- train
 
 
-def training_settings(model: str, optimizer: str = "gd", lr: float | None = None, epochs: int | None = None) -> tuple:
-    """``(lr, epochs)`` for a run: the given values, else the model's TRAIN_DEFAULTS (ADAM_LR for Adam).
-
-    Examples
-    --------
-    >>> training_settings("deep") == (TRAIN_DEFAULTS["deep"]["lr"], TRAIN_DEFAULTS["deep"]["epochs"])
-    True
-    >>> training_settings("deep", "adam", epochs=5)
-    (0.01, 5)
-    """
-    defaults = TRAIN_DEFAULTS[model]
-    if lr is None:
-        lr = ADAM_LR if optimizer == "adam" else defaults["lr"]
-    return lr, (defaults["epochs"] if epochs is None else epochs)
-
-
-def fit(data, model: str = "deep", *, layers=None, epochs=None, lr=None, optimizer: str = "gd", init: str = "he",
-        seed: int = 0, keep_dead_units: bool = False, progress=None, log=None):
-    """Build and train a network exactly as ``tinygraph train`` does, without writing files.
-
-    The accuracy tests and docs/make_figures.py call this, so the numbers they report
-    are those of the command's defaults.
-
-    Parameters
-    ----------
-    data : Dataset
-    model : {"logistic", "shallow", "deep"}
-    layers : list of int, optional
-        ``[n_x, ..., 1]``; default: ``nets.default_units(model, n_x)``.
-    epochs, lr : optional
-        Default: :func:`training_settings`.
-    optimizer, init, seed
-        As the command's options.
-    keep_dead_units : bool
-        Skip :func:`nets.redraw_dead_units`.
-    progress : callable, optional
-        ``progress(epoch, cost)`` after each step.
-    log : callable, optional
-        Called with a line of text worth telling the user (units redrawn).
-
-    Returns
-    -------
-    network : nets.Network
-    history : train.History
-    config : dict
-        The settings used, as written to metrics.json.
-
-    Examples
-    --------
-    >>> from tinygraph_models.data import load_dataset
-    >>> network, history, config = fit(load_dataset("breast-cancer"), "logistic", epochs=20)
-    >>> config["layers"], config["lr"] == TRAIN_DEFAULTS["logistic"]["lr"], len(history.costs)
-    ([30, 1], True, 20)
-    """
-    from tinygraph_models.train import train
-
-    units = _units(model, layers, data.n_features, data.name)
-    lr, epochs = training_settings(model, optimizer, lr, epochs)
-    network = nets.build(model, units, init=init, seed=seed, alive_on=None if keep_dead_units else data.train_x)
-    if network.redrawn and log is not None:
-        shown = ", ".join(f"layer {l} unit {j}" for l, j in network.redrawn[:6])
-        more = ", ..." if len(network.redrawn) > 6 else ""
-        log(f"redrew {len(network.redrawn)} hidden unit(s) dead on every training sample ({shown}{more}); "
-            "--keep-dead-units keeps them")
-    history = train(network, data, epochs=epochs, lr=lr, optimizer=optimizer, progress=progress)
-    config = {
-        "model": model, "layers": units, "data": data.name, "epochs": epochs, "lr": lr,
-        "optimizer": optimizer, "init": init, "seed": seed,
-        "redrawn_units": [list(unit) for unit in network.redrawn],
-    }
-    return network, history, config
-
-
 def cmd_train(args) -> int:
-    from tinygraph_models.train import RunFolder, TrainingDiverged, metrics_of, save_cost_curve, save_parameters, write_metrics
+    from tinygraph_models.train import (
+        RunFolder, TrainingDiverged, at_chance, fit, metrics_of, save_cost_curve, save_parameters, write_metrics,
+    )
 
     data = _load_data(args.data)
     units = _units(args.model, args.layers, data.n_features, data.name)
@@ -249,13 +192,14 @@ def cmd_train(args) -> int:
     out = args.out if args.out is not None else Path("runs") / f"{stamp}-{args.model}-{Path(data.name).stem}"
     folder = RunFolder(out, overwrite=args.overwrite)
     try:
-        print(f"tinygraph train: {args.model} net {units} on {data.describe()}", file=sys.stderr)
+        batches = "" if args.batch_size is None or args.batch_size >= data.n_train else f", batches of {args.batch_size}"
+        _say("train", f"{args.model} net {units} on {data.describe()}{batches}")
         progress, close = _progress_bar(epochs, f"{args.model}/{Path(data.name).stem}", args.quiet)
         try:
             network, history, config = fit(
                 data, args.model, layers=units, epochs=epochs, lr=lr, optimizer=args.optimizer, init=args.init,
-                seed=args.seed, keep_dead_units=args.keep_dead_units, progress=progress,
-                log=lambda line: print(f"tinygraph train: {line}", file=sys.stderr),
+                seed=args.seed, batch_size=args.batch_size, keep_dead_units=args.keep_dead_units, progress=progress,
+                log=lambda line: _say("train", line),
             )
         except TrainingDiverged as err:
             raise CLIError(str(err)) from None
@@ -281,11 +225,12 @@ def cmd_train(args) -> int:
     if graph_problem is not None:
         print(f"graph           skipped: {graph_problem}")
     if history.final_cost > history.costs[0]:
-        print(
-            f"tinygraph train: warning: the cost rose from {history.costs[0]:.4g} to {history.final_cost:.4g}; "
-            f"the learning rate {lr:g} is probably too large",
-            file=sys.stderr,
-        )
+        _say("train", f"warning: the cost rose from {history.costs[0]:.4g} to {history.final_cost:.4g}; "
+                      f"the learning rate {lr:g} is probably too large")
+    elif at_chance(history):
+        tries = "more --epochs, another --lr" + (" or --init he" if args.init != "he" else " or --seed")
+        _say("train", f"warning: the final cost {history.final_cost:.4f} is within 0.001 of ln 2 = {math.log(2):.4f}, "
+                      f"what always answering 0.5 costs: the network learned nothing; try {tries}")
     return 0
 
 
@@ -352,91 +297,24 @@ def _write_model_graph(path: Path, network, data) -> str | None:
 
 
 def cmd_check(args) -> int:
-    from tinygraph.testing import numerical_gradient
-    from tinygraph_models import hand
+    import numpy as np
+
+    from tinygraph_models.check import check_gradients
     from tinygraph_models.init import initialize_parameters
 
     data = _load_data(args.data)
     units = _units(args.model, args.layers, data.n_features, data.name)
-    n = min(args.samples, data.train_x.shape[1])
+    n = min(args.samples, data.n_train)
+    if args.samples > n:
+        _say("check", f"--samples {args.samples} is more than the {n} training samples of {data.name}; "
+                      f"capped at {n}, all of them")
     X, Y = np.array(data.train_x[:, :n]), np.array(data.train_y[:, :n])
     parameters = initialize_parameters(units, args.init, seed=args.seed)
-
-    auto_cost, auto = nets.cost_and_gradients(parameters, X, Y)
-    hand_cost, derived = hand.cost_and_gradients(parameters, X, Y)
-
-    def cost_at(name, value):
-        trial = dict(parameters)
-        trial[name] = value
-        return float(hand.cross_entropy_cost(hand.forward(trial, X)[0], Y))
-
     print(f"tinygraph check: {args.model} net {units}, {n} samples of {Path(data.name).stem}, init={args.init}, seed={args.seed}")
-    print(f"cost: autograd {auto_cost:.12f}   hand-derived {float(hand_cost):.12f}")
-    header = (
-        f"{'param':<6} {'shape':<10} {'max |autograd|':>15} {'max |auto-hand|':>16} {'max |auto-fd|':>14} "
-        f"{'rel (hand)':>11} {'rel (fd)':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    worst_hand = worst_fd = 0.0
-    kinks = []
-    for name in parameters:
-        a, h = auto[f"d{name}"], derived[f"d{name}"]
-        fd = numerical_gradient(lambda v: cost_at(name, v), parameters[name], eps=CHECK_STEP)
-        scale = max(np.max(np.abs(a)), 1e-12)
-        off = np.abs(a - fd) > 1e-6 * scale
-        for index in map(tuple, np.argwhere(off)):
-            slope = _one_sided_match(lambda v: cost_at(name, v), parameters[name], index, a[index])
-            if slope is not None:
-                kinks.append(f"{name}{[int(i) for i in index]}")
-                fd[index] = slope  # a kink: autograd took one side's slope, as relu'(0) = 0 says
-        rel_hand, rel_fd = np.max(np.abs(a - h)) / scale, np.max(np.abs(a - fd)) / scale
-        worst_hand, worst_fd = max(worst_hand, rel_hand), max(worst_fd, rel_fd)
-        print(
-            f"{name:<6} {str(a.shape):<10} {np.max(np.abs(a)):>15.6e} {np.max(np.abs(a - h)):>16.3e} "
-            f"{np.max(np.abs(a - fd)):>14.3e} {rel_hand:>11.1e} {rel_fd:>9.1e}"
-        )
-    if kinks:
-        print(
-            f"note: {len(kinks)} element(s) ({', '.join(kinks[:4])}{', ...' if len(kinks) > 4 else ''}) move a ReLU input "
-            "that sits exactly at 0: there the two one-sided slopes differ, central differences average them, and "
-            "autograd takes relu'(0) = 0, one of the two (see docs/errata.md); they are compared one-sided"
-        )
-    ok = worst_hand < 1e-10 and worst_fd < 1e-6
-    verdict = "agree" if ok else "DISAGREE"
-    print(
-        f"autograd, hand-derived and finite differences {verdict}: worst relative difference "
-        f"{worst_hand:.1e} to hand-derived, {worst_fd:.1e} to finite differences (step {CHECK_STEP:g}"
-        f"{', one-sided at the kinks' if kinks else ''}), "
-        "relative to each parameter's largest |gradient|"
-    )
-    return 0 if ok else 1
-
-
-CHECK_STEP = 1e-6
-
-
-def _one_sided_match(f, point, index, analytic):
-    """The one-sided slope at ``index`` that ``analytic`` equals, if the two sides differ (a kink).
-
-    Returns None where there is no kink, or ``analytic`` matches neither side.
-    """
-    x = np.array(point, dtype=np.float64)
-
-    def at(offset):
-        x[index] = point[index] + offset
-        return f(x)
-
-    # Second-order one-sided differences (error O(h^2), like the central one), so a kink
-    # element is held to the same tolerance as the rest: (-3 f(0) + 4 f(h) - f(2h)) / 2h.
-    h, base = CHECK_STEP, at(0.0)
-    forward = (-3 * base + 4 * at(h) - at(2 * h)) / (2 * h)
-    backward = (3 * base - 4 * at(-h) + at(-2 * h)) / (2 * h)
-    tolerance = 1e-4 * max(abs(forward), abs(backward), 1e-8)
-    if abs(forward - backward) <= tolerance:
-        return None
-    nearest = min((forward, backward), key=lambda slope: abs(analytic - slope))
-    return nearest if abs(analytic - nearest) < tolerance else None
+    result = check_gradients(parameters, X, Y)
+    for line in result.lines():
+        print(line)
+    return 0 if result.ok else 1
 
 
 # ----------------------------------------------------------------- render
@@ -446,17 +324,62 @@ def cmd_render(args) -> int:
     try:
         from tinygraph_models.render import render_command
     except ImportError as err:
-        raise CLIError(f"render is unavailable: {err}") from None
-    return render_command(args)
+        raise RuntimeError(f"render is unavailable: {err}") from None
+    args.collapse = COLLAPSE[args.collapse]
+    for path in render_command(args):
+        print(path)
+    return 0
 
 
-COMMANDS = {"train": cmd_train, "check": cmd_check, "render": cmd_render}
+# ----------------------------------------------------------------- predict
+
+
+def cmd_predict(args) -> int:
+    from tinygraph_models.predict import load_inputs, load_run, predict, write_predictions
+
+    run = load_run(args.run)
+    result = predict(run, load_inputs(args.data, args.split))
+    if args.out is None:
+        write_predictions(sys.stdout, result)
+        summary = lambda line: _say("predict", " ".join(line.split()))  # noqa: E731 - stdout holds the CSV
+    else:
+        if args.out.exists() and not args.overwrite:
+            raise FileExistsError(f"--out {args.out} exists; choose another --out or pass --overwrite")
+        from tinygraph._files import write_atomically
+
+        def write(tmp):
+            with open(tmp, "w", newline="") as f:
+                write_predictions(f, result)
+
+        write_atomically(args.out, write)
+        summary = print
+    for line in result.summary():
+        summary(line)
+    if args.out is not None:
+        print(f"predictions     {args.out}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "check": cmd_check, "render": cmd_render, "predict": cmd_predict}
+
+
+def _command_named(argv) -> str | None:
+    """The command word in ``argv``, found without argparse (which may be what failed)."""
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     # --debug may stand anywhere; a parse error must still be one line, so look for it by hand.
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    command = _command_named(argv)
+    prefix = "tinygraph" if command is None else f"tinygraph {command}"
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -464,16 +387,16 @@ def main(argv=None) -> int:
             return 2
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print("tinygraph: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the one-line rule for every error
         if debug and not isinstance(err, CLIError):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
-        known = isinstance(err, (CLIError, ValueError, TypeError, OSError, KeyError))
+        known = isinstance(err, (CLIError, ValueError, TypeError, OSError, RuntimeError))
         if not known:
             message = f"{type(err).__name__}: {message} (run with --debug for the traceback)"
-        print(f"{getattr(err, 'prog', 'tinygraph')}: error: {message}", file=sys.stderr)
+        print(f"{prefix}: error: {message}", file=sys.stderr)
         return 2 if isinstance(err, CLIError) else 1
 
 

@@ -1,22 +1,28 @@
-"""Datasets for the binary classifiers: two bundled real sets and HDF5 files.
+"""Datasets for the binary classifiers: two bundled real sets, .npz files and HDF5 files.
 
 Everything here returns data in the document's convention: ``X`` has one
 column per sample, shape (features, N), and ``Y`` is a row, shape (1, N),
 holding 0.0/1.0.
 
 Bundled (numpy only, no extra dependency): ``"digits"`` (handwritten digits
-0-4 vs 5-9) and ``"breast-cancer"`` (benign vs malignant). HDF5 files in the
+0-4 vs 5-9) and ``"breast-cancer"`` (benign vs malignant). A ``.npz`` file in
+the bundled files' layout (``train_x`` (features, n), ``train_y`` (1, n),
+``test_x``, ``test_y``) loads with numpy alone too. HDF5 files in the
 layout of the document's cat/non-cat data need ``h5py``
 (``pip install h5py``, or ``pip install -e ".[h5]"`` in a checkout). Details and provenance are in
 ``docs/datasets.md``.
 
-Any input problem raises :class:`DataError` with a one-line message.
+Any input problem (a missing, truncated, damaged or mis-shaped file) raises
+:class:`DataError` with a one-line message naming the file and what is wrong.
+Files are always read with ``allow_pickle=False``: a dataset never runs code.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +36,7 @@ __all__ = [
     "load_bundled",
     "load_dataset",
     "load_h5",
+    "load_npz",
 ]
 
 #: Names accepted by :func:`load_dataset` for the bundled sets.
@@ -44,6 +51,10 @@ _H5_TRAIN_KEYS = ("train_set_x", "train_set_y")
 _H5_TEST_KEYS = ("test_set_x", "test_set_y")
 _H5_CLASSES_KEY = "list_classes"
 _H5_SUFFIXES = (".h5", ".hdf5", ".he5")
+_NPZ_KEYS = ("train_x", "train_y", "test_x", "test_y")
+_NPZ_LAYOUT = "train_x (features, n_train), train_y (1, n_train), test_x (features, n_test), test_y (1, n_test)"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_NPY_SIGNATURE = b"\x93NUMPY"
 
 
 class DataError(ValueError):
@@ -339,34 +350,180 @@ def load_bundled(name: str, *, standardize: bool = True) -> Dataset:
     if key not in _BUNDLED_FILES:
         raise DataError(
             f"unknown dataset {name!r}; valid names are {', '.join(BUNDLED)} "
-            "or a path to an .h5/.hdf5 file"
+            "or a path to a .npz, .h5 or .hdf5 file"
         )
     filename = _BUNDLED_FILES[key]
     resource = importlib.resources.files("tinygraph_models.datasets").joinpath(filename)
+    rebuild = "rebuild it with python -m tinygraph_models.datasets.regenerate"
+    if not resource.is_file():
+        raise DataError(f"bundled file {filename} is missing; {rebuild}")
+    with importlib.resources.as_file(resource) as path:
+        try:
+            arrays = _read_npz(path, f"bundled file {path}")
+        except DataError as err:
+            raise DataError(f"{err}; {rebuild}") from None
+        canonical = "breast-cancer" if key == "breast_cancer" else key
+        return _npz_dataset(canonical, arrays, path, standardize=standardize)
+
+
+def load_npz(path, *, standardize: bool = True) -> Dataset:
+    """Load a ``.npz`` file laid out like the bundled datasets.
+
+    Expected arrays: ``train_x`` (features, n_train) and ``train_y`` (1, n_train)
+    or (n_train,) with 0/1 labels, the same for ``test_x``/``test_y``;
+    optionally ``classes`` (two names), ``feature_names`` (one per feature)
+    and ``source``. ``np.savez(path, train_x=..., train_y=..., test_x=...,
+    test_y=...)`` writes one. The file is read with ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    standardize : bool
+        Standardise every feature with the training split's mean and std.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        One line naming the file and what is wrong: missing, empty, not a .npz
+        archive (text, a single .npy array, an HDF5 file), truncated or damaged,
+        an array missing or mis-shaped, labels other than 0/1, Python objects.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "toy.npz")
+    >>> np.savez(path, train_x=np.eye(3), train_y=[[0, 1, 1]], test_x=np.ones((3, 2)), test_y=[[1, 0]])
+    >>> ds = load_npz(path, standardize=False)
+    >>> ds.name, ds.train_x.shape, ds.test_y.tolist(), ds.classes
+    ('toy', (3, 3), [[1.0, 0.0]], ('0', '1'))
+    >>> np.savez(path, train_x=np.eye(3), train_y=[[0, 1, 1]])
+    >>> load_npz(path)
+    Traceback (most recent call last):
+    ...
+    tinygraph_models.data.DataError: toy.npz: missing test_x, test_y (a dataset .npz holds train_x (features, n_train), ...; this one holds train_x, train_y)
+    """
+    path = Path(os.fspath(path))
+    return _npz_dataset(path.stem, _read_npz(path, str(path)), path, standardize=standardize)
+
+
+def _describe_start(head: bytes) -> str:
+    """What a file that is not the expected kind looks like, from its first bytes."""
+    if head.startswith(_HDF5_SIGNATURE):
+        return "it is an HDF5 file; give it an .h5 or .hdf5 name"
+    if head.startswith(_NPY_SIGNATURE):
+        return "it holds a single numpy array (.npy), not an archive of arrays"
+    if head.startswith(b"PK"):
+        return "it is a zip archive"
+    text = head.decode("utf-8", "ignore")  # "ignore": the 64 bytes may end inside a character
+    if text and all(ch.isprintable() or ch in "\t\r\n" for ch in text):
+        return "it holds text"
+    return f"it starts with the bytes {head[:8]!r}"
+
+
+def _head(path: Path, size: int = 64) -> bytes:
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    if not path.is_file():
+        raise DataError(f"not a file: {path}")
     try:
-        with resource.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def _read_npz(path: Path, shown: str) -> dict:
+    """Every array of the .npz at ``path``; problems as one-line DataErrors about ``shown``."""
+    head = _head(path)
+    if not head:
+        raise DataError(f"{shown}: the file is empty (0 bytes), not a .npz archive")
+    if not head.startswith(b"PK"):
+        raise DataError(f"{shown}: not a .npz archive; {_describe_start(head)}")
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:
+                try:
+                    value = npz[key]
+                except ValueError as err:
+                    if "pickle" in str(err) or "Object arrays" in str(err):
+                        raise DataError(
+                            f"{shown}: {key} holds Python objects, which tinygraph never loads (they could run "
+                            "code); store numbers, or strings as a numpy string array"
+                        ) from None
+                    raise DataError(f"{shown}: {key} is damaged ({_one_line(err)})") from None
+                except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+                    raise DataError(f"{shown}: {key} is damaged ({_one_line(err)}); the file may be truncated") from None
+                if not isinstance(value, np.ndarray):
+                    raise DataError(f"{shown}: member {key} is not a numpy array (.npy)")
+                arrays[key] = value
+    except DataError:
+        raise
+    except zipfile.BadZipFile as err:
+        raise DataError(f"{shown}: damaged .npz archive ({_one_line(err)}); the file is truncated or corrupt") from None
+    except (OSError, EOFError, ValueError, zlib.error) as err:
+        raise DataError(f"{shown}: unreadable .npz archive ({_one_line(err)})") from None
+    return arrays
+
+
+def _one_line(err) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _npz_dataset(name: str, arrays: dict, path: Path, *, standardize: bool) -> Dataset:
+    """Check the bundled layout in the file's own terms, then build the Dataset."""
+    where = path.name
+    missing = [k for k in _NPZ_KEYS if k not in arrays]
+    if missing:
+        found = ", ".join(arrays) or "no arrays"
+        raise DataError(f"{where}: missing {', '.join(missing)} (a dataset .npz holds {_NPZ_LAYOUT}; this one holds {found})")
+    for x_key, y_key in (("train_x", "train_y"), ("test_x", "test_y")):
+        x, y = arrays[x_key], arrays[y_key]
+        if x.ndim != 2:
+            raise DataError(f"{where}: {x_key} has shape {x.shape}; expected (features, samples), one column per sample")
+        n = x.shape[1]
+        if not (y.shape == (n,) or y.shape == (1, n)):
+            raise DataError(
+                f"{where}: {y_key} has shape {y.shape} but {x_key} has shape {x.shape}: "
+                f"expected (1, {n}), one label per column"
+            )
+        if n == 0:
+            raise DataError(f"{where}: {x_key} is empty (shape {x.shape}): the split has no samples")
+    if arrays["train_x"].shape[0] != arrays["test_x"].shape[0]:
         raise DataError(
-            f"bundled file {filename} is missing; rebuild it with "
-            "python -m tinygraph_models.datasets.regenerate"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"bundled file {filename} is unreadable: {exc}") from None
-    canonical = "breast-cancer" if key == "breast_cancer" else key
+            f"{where}: train_x has shape {arrays['train_x'].shape} but test_x has shape {arrays['test_x'].shape}: "
+            "the splits have different numbers of features (rows)"
+        )
+    n_features = arrays["train_x"].shape[0]
+    classes = ["0", "1"]
+    if "classes" in arrays:
+        if arrays["classes"].ndim != 1 or arrays["classes"].dtype.kind not in "US":
+            raise DataError(f"{where}: classes has shape {arrays['classes'].shape} and dtype {arrays['classes'].dtype}; expected two names")
+        classes = _check_classes(arrays["classes"].tolist(), f"{where}:classes")
+    feature_names = None
+    if "feature_names" in arrays:
+        names = arrays["feature_names"]
+        if names.shape != (n_features,):
+            raise DataError(f"{where}: feature_names has shape {names.shape}; expected ({n_features},), one per row of train_x")
+        feature_names = [str(f) for f in names]
+    source = str(arrays["source"]) if "source" in arrays and arrays["source"].ndim == 0 else str(path)
     return _dataset(
-        canonical,
+        name,
         # The files store (features, N); _dataset takes samples first.
         arrays["train_x"].T,
         arrays["train_y"],
         arrays["test_x"].T,
         arrays["test_y"],
-        x_names=(f"{filename}:train_x", f"{filename}:test_x"),
-        y_names=(f"{filename}:train_y", f"{filename}:test_y"),
-        classes=_check_classes(arrays["classes"], f"{filename}:classes"),
-        feature_names=[str(f) for f in arrays["feature_names"]],
+        x_names=(f"{where}:train_x", f"{where}:test_x"),
+        y_names=(f"{where}:train_y", f"{where}:test_y"),
+        classes=classes,
+        feature_names=feature_names,
         standardize=standardize,
-        source=str(arrays["source"]),
+        source=source,
     )
 
 
@@ -398,17 +555,29 @@ def _open_h5(h5py, path: Path):
             raise DataError(f"not an HDF5 file: {path}")
         return h5py.File(str(path), "r")
     except OSError as exc:
-        raise DataError(f"cannot read HDF5 file {path}: {exc}") from None
+        raise DataError(f"cannot read HDF5 file {path}: {_one_line(exc)}; the file may be truncated or damaged") from None
 
 
 def _read_keys(h5py, handle, path: Path, keys):
     out = {}
     for key in keys:
-        obj = handle[key]
-        if not isinstance(obj, h5py.Dataset):
-            raise DataError(f"{path.name}: {key} is an HDF5 group, expected an array")
-        out[key] = obj[()]
+        try:
+            obj = handle[key]
+            if not isinstance(obj, h5py.Dataset):
+                raise DataError(f"{path.name}: {key} is an HDF5 group, expected an array")
+            out[key] = obj[()]
+        except (OSError, KeyError, RuntimeError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"{path}: {key} is unreadable ({_one_line(exc)}); the file may be truncated or damaged") from None
     return out
+
+
+def _h5_keys(handle, path: Path) -> set:
+    try:
+        return set(handle.keys())
+    except (OSError, KeyError, RuntimeError) as exc:
+        raise DataError(f"{path}: cannot list its arrays ({_one_line(exc)}); the file may be truncated or damaged") from None
 
 
 def load_h5(path, *, standardize: bool = True) -> Dataset:
@@ -464,7 +633,7 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
     h5py = _require_h5py()
     path = Path(os.fspath(path))
     with _open_h5(h5py, path) as handle:
-        present = set(handle.keys())
+        present = _h5_keys(handle, path)
         missing_train = [k for k in _H5_TRAIN_KEYS if k not in present]
         if missing_train:
             raise DataError(
@@ -472,7 +641,7 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
                 f"(expected {', '.join(_H5_TRAIN_KEYS + _H5_TEST_KEYS)})"
             )
         arrays = _read_keys(h5py, handle, path, _H5_TRAIN_KEYS)
-        classes_raw = handle[_H5_CLASSES_KEY][()] if _H5_CLASSES_KEY in present else None
+        classes_raw = _read_keys(h5py, handle, path, [_H5_CLASSES_KEY])[_H5_CLASSES_KEY] if _H5_CLASSES_KEY in present else None
         test_from = path
         missing_test = [k for k in _H5_TEST_KEYS if k not in present]
         if not missing_test:
@@ -487,13 +656,13 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
             )
         test_from = sibling
         with _open_h5(h5py, sibling) as handle:
-            present = set(handle.keys())
+            present = _h5_keys(handle, sibling)
             still_missing = [k for k in _H5_TEST_KEYS if k not in present]
             if still_missing:
                 raise DataError(f"{sibling.name}: missing keys {', '.join(still_missing)}")
             arrays.update(_read_keys(h5py, handle, sibling, _H5_TEST_KEYS))
             if classes_raw is None and _H5_CLASSES_KEY in present:
-                classes_raw = handle[_H5_CLASSES_KEY][()]
+                classes_raw = _read_keys(h5py, handle, sibling, [_H5_CLASSES_KEY])[_H5_CLASSES_KEY]
 
     classes = (
         ["0", "1"]
@@ -517,13 +686,15 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
 
 
 def load_dataset(name_or_path, *, standardize: bool = True) -> Dataset:
-    """Load a bundled dataset by name, or an HDF5 file by path.
+    """Load a bundled dataset by name, or a .npz or HDF5 file by path.
 
     Parameters
     ----------
     name_or_path : str or os.PathLike
-        ``"digits"``, ``"breast-cancer"`` (or ``"breast_cancer"``), or the
-        path of an HDF5 file in the document's layout (see :func:`load_h5`).
+        ``"digits"``, ``"breast-cancer"`` (or ``"breast_cancer"``), the path
+        of a ``.npz`` file in the bundled layout (see :func:`load_npz`) or of
+        an HDF5 file in the document's layout (see :func:`load_h5`). A file
+        named otherwise is recognised by its content.
     standardize : bool, default True
         Standardise every feature with the mean and std of the training
         split (features constant in training are only centred); the stats
@@ -548,7 +719,7 @@ def load_dataset(name_or_path, *, standardize: bool = True) -> Dataset:
     >>> load_dataset("mnist")
     Traceback (most recent call last):
     ...
-    tinygraph_models.data.DataError: unknown dataset 'mnist'; valid names are digits, breast-cancer or a path to an .h5/.hdf5 file
+    tinygraph_models.data.DataError: unknown dataset 'mnist'; valid names are digits, breast-cancer or a path to a .npz, .h5 or .hdf5 file
     """
     if isinstance(name_or_path, str) and name_or_path.strip().lower() in _BUNDLED_FILES:
         return load_bundled(name_or_path, standardize=standardize)
@@ -558,13 +729,28 @@ def load_dataset(name_or_path, *, standardize: bool = True) -> Dataset:
         raise DataError(
             f"expected a dataset name or a path, got {type(name_or_path).__name__}"
         ) from None
+    suffix = path.suffix.lower()
     looks_like_path = (
         not isinstance(name_or_path, str)
         or path.exists()
-        or path.suffix.lower() in _H5_SUFFIXES
+        or suffix in _H5_SUFFIXES + (".npz",)
         or os.sep in str(name_or_path)
         or (os.altsep is not None and os.altsep in str(name_or_path))
     )
-    if looks_like_path:
+    if not looks_like_path:
+        return load_bundled(name_or_path, standardize=standardize)
+    if suffix == ".npz":
+        return load_npz(path, standardize=standardize)
+    if suffix in _H5_SUFFIXES:
         return load_h5(path, standardize=standardize)
-    return load_bundled(name_or_path, standardize=standardize)
+    # Any other name: the content decides.
+    head = _head(path)
+    if head.startswith(b"PK"):
+        return load_npz(path, standardize=standardize)
+    if head.startswith(_HDF5_SIGNATURE):
+        return load_h5(path, standardize=standardize)
+    what = "the file is empty (0 bytes)" if not head else _describe_start(head)
+    raise DataError(
+        f"{path}: neither a .npz archive nor an HDF5 file ({what}); a dataset file holds {_NPZ_LAYOUT} "
+        "in a .npz, or the document's train_set_x, train_set_y, test_set_x, test_set_y in an HDF5 file"
+    )

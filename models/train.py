@@ -1,8 +1,10 @@
-"""Training the document's networks: the loop, the run folder, and its files.
+"""Training the document's networks: the settings, the loop, the run folder and its files.
 
-The loop is the document's: full-batch forward, cost, backward, update, for a fixed
-number of epochs. Everything a run writes goes to a temporary folder first and is
-moved into place at the end, so an interrupted run never leaves half a folder and an
+The loop is the document's: forward, cost, backward, update, for a fixed number of
+epochs, over the whole training split at once (the document's full batch) or over
+mini-batches (``batch_size``). :func:`fit` builds and trains a network exactly as
+``tinygraph train`` does. Everything a run writes goes to a temporary folder first and
+is moved into place at the end, so an interrupted run never leaves half a folder and an
 existing folder is only replaced when asked.
 """
 
@@ -13,7 +15,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,8 +22,27 @@ from pathlib import Path
 import numpy as np
 
 import tinygraph as tg
+from tinygraph._files import make_folder_beside, write_atomically
+from tinygraph.data import batches
 from tinygraph_models import nets
 from tinygraph_models.data import Dataset
+
+#: Defaults per model for full-batch gradient descent on the standardised bundled data.
+#: Chosen without the test split, by 4-fold cross-validation inside each training split
+#: (seeds 0-4, lr 0.01-1, 300/1000/3000 epochs; `python docs/make_figures.py --sweep`):
+#: each is within 0.001 of the best mean over the two datasets, at 1000 epochs (the
+#: document's n_epochs). docs/tutorial.md has the table.
+TRAIN_DEFAULTS = {
+    "logistic": {"lr": 0.1, "epochs": 1000},
+    "shallow": {"lr": 0.3, "epochs": 1000},
+    "deep": {"lr": 0.1, "epochs": 1000},
+}
+
+#: Adam's step is about lr whatever the gradient's scale, so it wants a smaller lr than GD.
+ADAM_LR = 0.01
+
+#: A final cost this close to ln 2 is what always answering 0.5 costs: nothing was learned.
+CHANCE_TOLERANCE = 1e-3
 
 
 class TrainingDiverged(RuntimeError):
@@ -40,11 +60,14 @@ class History:
     seconds: float = 0.0
 
 
-def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optimizer: str = "gd", progress=None) -> History:
-    """Train ``network`` on ``data`` with full-batch steps; returns its History.
+def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optimizer: str = "gd",
+          batch_size: int | None = None, seed: int = 0, progress=None) -> History:
+    """Train ``network`` on ``data``; returns its History.
 
     Each epoch is the document's loop: forward over the whole training split, cost,
-    backward, one update of every parameter.
+    backward, one update of every parameter. With ``batch_size`` an epoch is one pass
+    over the training split in shuffled mini-batches (:func:`tinygraph.data.batches`),
+    one update per batch.
 
     Parameters
     ----------
@@ -54,17 +77,26 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         Trains on ``train_x``/``train_y``; the test split is only used for the final
         accuracy.
     epochs : int
-        Number of updates.
+        Passes over the training split (updates, for the full batch).
     lr : float
         Learning rate, > 0.
     optimizer : {"gd", "momentum", "adam"}
+    batch_size : int, optional
+        Samples per update. None (the default) or at least the training split's size:
+        the full batch, in the data's order, as the document trains.
+    seed : int
+        Seeds the order of the mini-batches (a stream apart from the weights' seed);
+        unused for the full batch.
     progress : callable, optional
-        Called as ``progress(epoch, cost)`` after each step (the CLI passes a tqdm
+        Called as ``progress(epoch, cost)`` after each epoch (the CLI passes a tqdm
         bar's update).
 
     Returns
     -------
     History
+        ``costs`` holds one cost per epoch: the cost before the epoch's update for the
+        full batch, the mean of the batches' costs (weighted by their sizes) with
+        mini-batches.
 
     Raises
     ------
@@ -72,7 +104,8 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         When the cost becomes NaN or infinite, naming the epoch, instead of carrying
         NaNs on.
     ValueError
-        For an unknown optimizer, epochs < 1 or a learning rate that is not > 0.
+        For an unknown optimizer, epochs < 1, a batch size < 1 or a learning rate that
+        is not > 0.
 
     Examples
     --------
@@ -82,28 +115,39 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     >>> history = train(net, data, epochs=50, lr=0.1)
     >>> len(history.costs), history.costs[-1] < history.costs[0], history.test_accuracy > 0.9
     (50, True, True)
+    >>> history = train(nets.build("logistic", [30, 1], seed=0), data, epochs=5, lr=0.1, batch_size=64)
+    >>> len(history.costs), history.test_accuracy > 0.9     # 5 epochs of 7 updates each
+    (5, True)
     """
     if optimizer not in tg.optim.OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(tg.optim.OPTIMIZERS)}")
     if isinstance(epochs, bool) or not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1)
+    ):
+        raise ValueError(f"batch_size must be a positive integer or None (the full batch), got {batch_size!r}")
     opt = tg.optim.OPTIMIZERS[optimizer](network.net.parameters(), lr=lr)
     X = tg.Tensor(data.train_x, name="X")
     Y = tg.Tensor(data.train_y, name="Y")
+    full_batch = batch_size is None or batch_size >= data.n_train
+    order = np.random.default_rng([seed, 2])  # streams 0 and 1 are the weights' and the redraws'
     history = History()
     start = time.perf_counter()
     # Overflow on the way to a NaN cost is reported once, as TrainingDiverged, not as
     # a numpy warning per op.
     with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(1, int(epochs) + 1):
-            opt.zero_grad()
-            cost = network.cost(X, Y)
-            value = cost.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(_diverged(epoch, epochs, value, lr))
+            if full_batch:
+                value = _step(network, opt, X, Y, epoch, epochs, lr)
+            else:
+                total = 0.0
+                for X_batch, Y_batch in batches(data.train_x, data.train_y, int(batch_size), rng=order):
+                    cost = _step(network, opt, tg.Tensor(X_batch, name="X"), tg.Tensor(Y_batch, name="Y"),
+                                 epoch, epochs, lr)
+                    total += cost * Y_batch.shape[-1]
+                value = total / data.n_train
             history.costs.append(value)
-            cost.backward()
-            opt.step()
             if progress is not None:
                 progress(epoch, value)
         history.seconds = time.perf_counter() - start
@@ -114,6 +158,118 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         history.train_accuracy = network.accuracy(data.train_x, data.train_y)
         history.test_accuracy = network.accuracy(data.test_x, data.test_y)
     return history
+
+
+def _step(network, opt, X, Y, epoch, epochs, lr) -> float:
+    """One update on ``X, Y``; returns the cost before it."""
+    opt.zero_grad()
+    cost = network.cost(X, Y)
+    value = cost.item()
+    if not math.isfinite(value):
+        raise TrainingDiverged(_diverged(epoch, epochs, value, lr))
+    cost.backward()
+    opt.step()
+    return value
+
+
+def at_chance(history: History) -> bool:
+    """Whether training ended where always answering 0.5 would: final cost within
+    :data:`CHANCE_TOLERANCE` of ln 2.
+
+    Examples
+    --------
+    >>> at_chance(History(final_cost=0.6935)), at_chance(History(final_cost=0.2))
+    (True, False)
+    """
+    return abs(history.final_cost - math.log(2)) <= CHANCE_TOLERANCE
+
+
+def training_settings(model: str, optimizer: str = "gd", lr: float | None = None, epochs: int | None = None) -> tuple:
+    """``(lr, epochs)`` for a run: the given values, else the model's TRAIN_DEFAULTS (ADAM_LR for Adam).
+
+    Examples
+    --------
+    >>> training_settings("deep") == (TRAIN_DEFAULTS["deep"]["lr"], TRAIN_DEFAULTS["deep"]["epochs"])
+    True
+    >>> training_settings("deep", "adam", epochs=5)
+    (0.01, 5)
+    """
+    if model not in TRAIN_DEFAULTS:
+        raise ValueError(f"training_settings: unknown model {model!r}; choose one of {', '.join(TRAIN_DEFAULTS)}")
+    defaults = TRAIN_DEFAULTS[model]
+    if lr is None:
+        lr = ADAM_LR if optimizer == "adam" else defaults["lr"]
+    return lr, (defaults["epochs"] if epochs is None else epochs)
+
+
+def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None, optimizer: str = "gd",
+        init: str = "he", seed: int = 0, batch_size: int | None = None, keep_dead_units: bool = False,
+        progress=None, log=None):
+    """Build and train a network exactly as ``tinygraph train`` does, without writing files.
+
+    The accuracy tests and docs/make_figures.py call this, so the numbers they report
+    are those of the command's defaults.
+
+    Parameters
+    ----------
+    data : Dataset
+    model : {"logistic", "shallow", "deep"}
+    layers : list of int, optional
+        ``[n_x, ..., 1]``; default: ``nets.default_units(model, n_x)``.
+    epochs, lr : optional
+        Default: :func:`training_settings`.
+    optimizer, init, seed
+        As the command's options (``seed`` seeds the weights and the batch order).
+    batch_size : int, optional
+        Default: the full batch; see :func:`train`.
+    keep_dead_units : bool
+        Skip :func:`nets.redraw_dead_units`.
+    progress : callable, optional
+        ``progress(epoch, cost)`` after each epoch.
+    log : callable, optional
+        Called with a line of text worth telling the user (units redrawn).
+
+    Returns
+    -------
+    network : nets.Network
+    history : History
+    config : dict
+        The settings used, as written to metrics.json.
+
+    Raises
+    ------
+    ValueError
+        For layer sizes that do not fit the model or the data, and as :func:`train`.
+
+    Examples
+    --------
+    >>> from tinygraph_models.data import load_dataset
+    >>> network, history, config = fit(load_dataset("breast-cancer"), "logistic", epochs=20)
+    >>> config["layers"], config["lr"] == TRAIN_DEFAULTS["logistic"]["lr"], len(history.costs)
+    ([30, 1], True, 20)
+    """
+    units = nets.default_units(model, data.n_features) if layers is None else list(layers)
+    if units[0] != data.n_features:
+        raise ValueError(
+            f"fit: the layer sizes {units} start with {units[0]} inputs but {data.name} has "
+            f"{data.n_features} features"
+        )
+    units = nets.check_units(model, units)
+    lr, epochs = training_settings(model, optimizer, lr, epochs)
+    network = nets.build(model, units, init=init, seed=seed, alive_on=None if keep_dead_units else data.train_x)
+    if network.redrawn and log is not None:
+        shown = ", ".join(f"layer {l} unit {j}" for l, j in network.redrawn[:6])
+        more = ", ..." if len(network.redrawn) > 6 else ""
+        log(f"redrew {len(network.redrawn)} hidden unit(s) dead on every training sample ({shown}{more}); "
+            "--keep-dead-units keeps them")
+    history = train(network, data, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, seed=seed,
+                    progress=progress)
+    config = {
+        "model": model, "layers": units, "data": data.name, "epochs": epochs, "lr": lr,
+        "optimizer": optimizer, "init": init, "seed": seed, "batch_size": batch_size,
+        "redrawn_units": [list(unit) for unit in network.redrawn],
+    }
+    return network, history, config
 
 
 def _diverged(epoch: int, epochs: int, value: float, lr: float) -> str:
@@ -140,37 +296,15 @@ def _one_blas_thread():
 # ----------------------------------------------------------------- the run folder
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, then move the file into place in one rename.
-
-    A reader sees the old file or the complete new one, never half a file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the user's umask should decide
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_parameters(path: Path, network: nets.Network, data: Dataset) -> None:
     """Write ``params.npz`` atomically: the parameters and what is needed to use them.
 
     Besides ``W1, b1, ...`` it holds ``n_units``, ``model`` (a unicode array, not a
     pickled object, so ``np.load(..., allow_pickle=False)`` reads it) and the
     standardisation of the training split (``feature_mean``, ``feature_std``,
-    ``feature_scale``) that new inputs must go through first.
+    ``feature_scale``) that new inputs must go through first, and the names of the two
+    classes (``classes``), so ``tinygraph predict`` can classify new data with the file
+    alone.
     """
     arrays = dict(network.state())
     arrays["n_units"] = np.asarray(network.n_units, dtype=np.int64)
@@ -178,12 +312,13 @@ def save_parameters(path: Path, network: nets.Network, data: Dataset) -> None:
     if data.mean is not None:
         arrays["feature_mean"], arrays["feature_std"] = data.mean, data.std
     arrays["feature_scale"] = np.asarray(data.scale)
+    arrays["classes"] = np.asarray(data.classes, dtype=str)
 
     def write(tmp):
-        with open(tmp, "wb") as f:
+        with open(tmp, "wb") as f:  # a file object: given a name, savez would add ".npz" to it
             np.savez(f, **arrays)
 
-    _atomic_write(path, write)
+    write_atomically(path, write)
 
 
 def load_parameters(path) -> tuple[nets.Network, dict]:
@@ -206,7 +341,7 @@ def load_parameters(path) -> tuple[nets.Network, dict]:
     >>> save_parameters(path, net, data)
     >>> again, extra = load_parameters(path)
     >>> again.n_units, bool(np.array_equal(again.state()["W1"], net.state()["W1"])), sorted(extra)
-    ([30, 4, 1], True, ['feature_mean', 'feature_scale', 'feature_std'])
+    ([30, 4, 1], True, ['classes', 'feature_mean', 'feature_scale', 'feature_std'])
     """
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -245,8 +380,10 @@ def save_cost_curve(path: Path, costs: list, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
-    plt.close(fig)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
+    finally:
+        plt.close(fig)
 
 
 class RunFolder:
@@ -291,10 +428,9 @@ class RunFolder:
         parent = self.out.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.out.name}.", suffix=".tmp"))
-            os.chmod(self.tmp, 0o777 & ~_umask())  # as a folder made with mkdir would be
+            self.tmp = make_folder_beside(self.out)  # the umask's permissions, as mkdir would give
         except OSError as err:
-            raise OSError(f"cannot create the run folder {self.out}: {err.strerror or err}") from None
+            raise type(err)(f"cannot create the run folder {self.out}: {_plain(err)}") from None
 
     def path(self, name: str) -> Path:
         """Where to write the file ``name`` before ``commit()``."""
@@ -317,9 +453,17 @@ class RunFolder:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def _plain(err: OSError) -> str:
+    """The reason in ``err`` without "[Errno 13]" and without repeating the path."""
+    text = str(err)
+    if err.strerror and text.startswith("[Errno"):
+        return err.strerror
+    return text.split("': ", 1)[1] if text.startswith("cannot ") and "': " in text else text
+
+
 def write_metrics(path: Path, metrics: dict) -> None:
     """Write ``metrics`` as indented JSON, atomically."""
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2) + "\n"))
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2) + "\n"))
 
 
 def metrics_of(history: History, config: dict) -> dict:

@@ -1,6 +1,6 @@
 """The accuracy bars of issue 3, reached by the defaults of `tinygraph train`.
 
-Each run goes through ``cli.fit``, the function the command itself trains with, so the
+Each run goes through ``train.fit``, the function the command itself trains with, so the
 bars hold for what a user gets by typing the command. Averages are over seeds 0-4 on
 the test split. About 20 s on 2 cores.
 """
@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from tinygraph_models import cli
+from tinygraph_models import cli, train
 from tinygraph_models.data import load_dataset
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def dataset(name):
 @lru_cache(maxsize=None)
 def accuracies(model, data, init="he"):
     """Test accuracy for each seed, with the command's defaults."""
-    return tuple(cli.fit(dataset(data), model, init=init, seed=seed)[1].test_accuracy for seed in SEEDS)
+    return tuple(train.fit(dataset(data), model, init=init, seed=seed)[1].test_accuracy for seed in SEEDS)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_the_documents_init_leaves_the_deep_net_at_a_coin_flip():
     # so gradient descent with the defaults never moves the cost off ln 2.
     data = dataset("digits")
     for seed in SEEDS:
-        network, history, config = cli.fit(data, "deep", init="document", seed=seed)
+        network, history, config = train.fit(data, "deep", init="document", seed=seed)
         assert config["redrawn_units"] == []  # the document's own draws, untouched
         costs = np.array(history.costs + [history.final_cost])
         assert np.max(np.abs(costs - math.log(2))) < 0.01, f"seed {seed}: cost went to {costs.min():.4f}..{costs.max():.4f}"

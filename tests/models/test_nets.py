@@ -112,7 +112,7 @@ def test_both_agree_with_finite_differences(model, fused, data):
     _, auto = nets.cost_and_gradients(parameters, X, Y, fused=fused)
     _, derived = hand.cost_and_gradients(parameters, X, Y)
     for name, value in parameters.items():
-        numeric = numerical_gradient(lambda v: hand_cost({**parameters, name: v}, X, Y), value)
+        numeric = numerical_gradient(lambda v, name=name: hand_cost({**parameters, name: v}, X, Y), value)
         np.testing.assert_allclose(auto[f"d{name}"], numeric, rtol=1e-6, atol=1e-8, err_msg=f"autograd d{name}")
         np.testing.assert_allclose(derived[f"d{name}"], numeric, rtol=1e-6, atol=1e-8, err_msg=f"hand d{name}")
 
@@ -148,7 +148,7 @@ def test_exact_relu_zero_takes_one_side():
     kinks = 0
     for name, value in parameters.items():
         assert_relative(auto[f"d{name}"], derived[f"d{name}"], 1e-10, name)
-        f = lambda v: hand_cost({**parameters, name: v}, X, Y)  # noqa: E731
+        f = lambda v, name=name: hand_cost({**parameters, name: v}, X, Y)  # noqa: E731
         central = numerical_gradient(f, value)
         for index in np.ndindex(value.shape):
             got = auto[f"d{name}"][index]

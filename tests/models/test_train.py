@@ -71,6 +71,47 @@ def test_no_numpy_warnings_on_the_way_to_divergence(cancer, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+def test_mini_batches_are_the_document_step_on_each_batch(cancer):
+    # One epoch of batches of 100 is five hand-written gradient steps, one per batch, in
+    # the order tinygraph.data.batches draws from the run's seed.
+    from tinygraph.data import batches
+
+    start = initialize_parameters([30, 4, 1], "he", seed=5)
+    net = nets.Network("shallow", start)
+    history = train.train(net, cancer, epochs=2, lr=0.05, batch_size=100, seed=7)
+    params, order, costs = start, np.random.default_rng([7, 2]), []
+    for _ in range(2):
+        total = 0.0
+        for X, Y in batches(cancer.train_x, cancer.train_y, 100, rng=order):
+            cost, grads = hand.cost_and_gradients(params, X, Y)
+            total += float(cost) * Y.shape[1]
+            params = hand.update_parameters(params, grads, 0.05)
+        costs.append(total / cancer.n_train)
+    np.testing.assert_allclose(history.costs, costs, rtol=1e-10)
+    for name, value in params.items():
+        np.testing.assert_allclose(net.state()[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_mini_batch_runs_repeat_with_their_seed(cancer):
+    def costs(seed):
+        net = nets.build("logistic", [30, 1], seed=0)
+        return train.train(net, cancer, epochs=3, lr=0.1, batch_size=32, seed=seed).costs
+
+    assert costs(1) == costs(1) and costs(1) != costs(2)
+    assert costs(1)[-1] < costs(1)[0]
+
+
+def test_a_batch_of_everything_is_the_full_batch(cancer):
+    a = train.train(nets.build("logistic", [30, 1], seed=0), cancer, epochs=5, lr=0.1)
+    b = train.train(nets.build("logistic", [30, 1], seed=0), cancer, epochs=5, lr=0.1, batch_size=cancer.n_train)
+    assert a.costs == b.costs and a.final_cost == b.final_cost
+
+
+def test_chance_level_is_the_cost_of_answering_one_half():
+    assert train.at_chance(train.History(final_cost=math.log(2) + 0.0009))
+    assert not train.at_chance(train.History(final_cost=math.log(2) - 0.0011))
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -81,6 +122,8 @@ def test_no_numpy_warnings_on_the_way_to_divergence(cancer, recwarn):
         ({"epochs": 5, "lr": -1.0}, "lr must be a positive finite number"),
         ({"epochs": 5, "lr": float("nan")}, "lr must be a positive finite number"),
         ({"epochs": 5, "lr": 0.1, "optimizer": "sgd"}, "unknown optimizer 'sgd'; choose one of gd, momentum, adam"),
+        ({"epochs": 5, "lr": 0.1, "batch_size": 0}, "batch_size must be a positive integer or None"),
+        ({"epochs": 5, "lr": 0.1, "batch_size": 2.0}, "batch_size must be a positive integer or None"),
     ],
 )
 def test_bad_settings_are_refused(cancer, kwargs, message):
@@ -221,3 +264,8 @@ def test_cost_curve_and_metrics_files(cancer, tmp_path):
     assert metrics["epochs_run"] == 20 and metrics["config"] == {"lr": 0.1}
     assert metrics["cost_every_epoch"] == history.costs and metrics["first_cost"] == history.costs[0]
     assert metrics["test_accuracy"] == history.test_accuracy and math.isfinite(metrics["final_cost"])
+
+
+def test_fit_refuses_layers_that_do_not_fit_the_data(cancer):
+    with pytest.raises(ValueError, match=r"fit: the layer sizes \[10, 1\] start with 10 inputs but breast-cancer has 30 features"):
+        train.fit(cancer, "logistic", layers=[10, 1], epochs=1)
