@@ -7,26 +7,14 @@ them. matplotlib is imported when a picture is drawn, not with the module.
 from __future__ import annotations
 
 import math
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
+from tinygraph._files import write_atomically
 from tinygraph.nn import FlowHistory
 
 __all__ = ["plot_flow", "write_flow"]
-
-
-def _replace_atomically(path: Path, write) -> None:
-    """``write(tmp)`` to a hidden file beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def plot_flow(history, path, *, title: str | None = None) -> Path:
@@ -69,7 +57,7 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
         ax.grid(alpha=0.3, which="both")
         ax.legend(frameon=False, fontsize=8)
         fig.tight_layout()
-        _replace_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
     finally:
         plt.close(fig)
     return path

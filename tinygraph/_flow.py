@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tinygraph._files import write_atomically
 from tinygraph._graph import RELEASED, topological_order
 from tinygraph._shapes import fmt
 from tinygraph.functional import grad
@@ -453,21 +453,8 @@ class FlowHistory:
 
     def save(self, path) -> Path:
         """Write :meth:`as_dict` as JSON to ``path``, atomically (a reader never sees half a file)."""
-        path = Path(path)
         text = json.dumps(self.as_dict(), indent=2) + "\n"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        # os.open with 0o666: the user's umask decides the permissions, as for open(path, "w").
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def _find(report: dict, name: str, key: str):
