@@ -557,11 +557,14 @@ class _Spec:
         self.out_label = out_label
         self.rule = _FusedOp(self) if backward is not None else None
         self.treedef = None
+        # The call's parents: the explicit inputs that want a gradient (by position), then the parameters.
+        self._wanted = [i for i, want in enumerate(wants[: n_values - len(params)]) if want]
+        self._param_parents = tuple(params)
 
     def run(self, leaves):
-        values = [leaf._data if type(leaf) is Tensor or isinstance(leaf, Tensor) else leaf for leaf in leaves]
-        for node in self.params:
-            values.append(node.saved[0])
+        values = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf in leaves]
+        if self.params:
+            values += [node.saved[0] for node in self.params]
         out, saved = self.forward(*values)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -571,8 +574,8 @@ class _Spec:
             if self.out_label is not None:
                 t.name = self.out_label
             return t
-        parents = [leaf._node for leaf, want in zip(leaves, self.wants) if want] + self.params
-        node = record(rule, tuple(parents), rule.needs, (*values, *saved), out)
+        parents = tuple([leaves[i]._node for i in self._wanted]) + self._param_parents
+        node = record(rule, parents, rule.needs, (*values, *saved), out)
         t = hooks.make_tensor(out, node)
         if self.out_label is not None:
             node.label = t._name = self.out_label
