@@ -278,9 +278,8 @@ def gradient_flow(model, loss: Tensor, *, lr: float | None = None) -> FlowReport
     [('layer1', 'relu', 'ok'), ('layer2', None, 'ok')]
     >>> loss.backward()                     # the graph is still there
     """
-    from tinygraph.nn import Module
-
-    if not isinstance(model, Module):
+    # Read through the Module interface, not the class: nn imports this module.
+    if not callable(getattr(model, "named_modules", None)) or not callable(getattr(model, "named_parameters", None)):
         raise TypeError(f"gradient_flow: model must be a tinygraph.nn.Module, got {type(model).__name__}")
     if not isinstance(loss, Tensor):
         raise TypeError(f"gradient_flow: loss must be a Tensor, got {type(loss).__name__}")
