@@ -882,7 +882,7 @@ class _Backward:
         shape = tuple(np.shape(value))
         if shape != tuple(parent.shape):
             text, axes = _sum_to_shape_text(text, shape, tuple(parent.shape), node, index)
-            comment = f"{node.name}, summed over broadcast axis {axes} {fmt(parent.shape)}"
+            comment = f"{node.name}, summed over broadcast axis{'es' if ',' in axes else ''} {axes} {fmt(parent.shape)}"
             value = eval(text, self.ns)  # noqa: S307 - generated numpy
         if np.asarray(value).dtype != parent.dtype:
             text = f"{_paren(text)}.astype(np.{np.dtype(parent.dtype).name})"
