@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import keyword
 import linecache
@@ -144,6 +145,10 @@ class CompiledFunction:
 
     def __repr__(self):
         return f"<tg.compile of {self.__name__}: {len(self._specs)} specialisation(s)>"
+
+    def __get__(self, instance, owner=None):
+        # As a method decorator: the instance is a static argument, so each instance gets its own code.
+        return self if instance is None else functools.partial(self, instance)
 
     def __call__(self, *args, **kwargs):
         if getattr(_local, "tracing", None) is not None:

@@ -137,6 +137,22 @@ def test_lists_tuples_and_dicts_of_tensors():
     assert params["extra"][1].grad is None
 
 
+def test_as_a_method_decorator():
+    class Model:
+        def __init__(self, scale):
+            self.w = tg.Tensor([scale], requires_grad=True)
+
+        @tg.compile
+        def loss(self, x):
+            return (self.w * x).sum()
+
+    a, b = Model(2.0), Model(3.0)
+    x = np.array([1.0, 2.0])
+    assert a.loss(x).item() == 6.0 and b.loss(x).item() == 9.0  # each instance its own parameters
+    b.loss(x).backward()
+    assert b.w.grad.tolist() == [3.0] and a.w.grad is None
+
+
 def test_unhashable_argument_is_refused():
     step = tg.compile(lambda x, options: x.sum())
     with pytest.raises(TypeError, match=r"compile: args\[1\] is a set"):
