@@ -57,11 +57,14 @@ def test_without_dot_draw_works_and_everything_else_gives_the_install_hint(monke
         assert "\n" not in message
         # tinygraph's error, not graphviz's: a RuntimeError either way.
         assert isinstance(err.value, RuntimeError) and not isinstance(err.value, graphviz.ExecutableNotFound)
+    # graphviz's own render() (and view()) give the hint too.
+    with pytest.raises(DotNotFoundError, match="apt-get install graphviz"):
+        graph.render(tmp_path / "picture", format="svg")
     # A notebook shows the hint as the cell's output, not a traceback.
     bundle = graph._repr_mimebundle_()
     assert list(bundle) == ["text/plain"] and "apt-get install graphviz" in bundle["text/plain"]
     assert graph._repr_svg_() is None
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["picture"]  # graphviz saves the DOT source before it runs dot
 
 
 def test_dot_not_found_is_catchable_without_importing_graphviz():

@@ -198,6 +198,14 @@ def _drawing_class():
                 raise
             return data.decode(encoding) if encoding else data
 
+        def render(self, *args, **kwargs):
+            # graphviz's own file rendering (and view(), which calls it) is not bounded
+            # in time; tinygraph.viz.render is. Here only its missing-dot error is ours.
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as err:
+                raise DotNotFoundError(f"draw: the Graphviz program `dot` was not found; {_INSTALL_HINT}") from err
+
         def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
             try:
                 return super()._repr_mimebundle_(include, exclude, **kwargs)
