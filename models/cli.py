@@ -20,11 +20,13 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import datetime as _dt  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import tinygraph as tg  # noqa: E402
 from tinygraph_models import nets  # noqa: E402
 from tinygraph_models.train import ADAM_LR, TRAIN_DEFAULTS, training_settings  # noqa: E402, F401  (ADAM_LR, TRAIN_DEFAULTS: tinygraph_models.cli.* still works)
 
@@ -115,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="run folder (default: runs/<time>-<model>-<data>)")
     train.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--compile", action="store_true",
+        help="train through tg.compile: the cost and its gradients run as generated numpy (same numbers, less overhead)",
+    )
+    train.add_argument(
+        "--detect-anomaly", action="store_true",
+        help="stop at the first op whose value or gradient is NaN or infinite, naming it and the line that built it",
+    )
+    train.add_argument(
+        "--report", action="store_true",
+        help="record per-layer gradient flow each epoch: flow.json and flow.png in the run folder, warnings if gradients "
+             "vanish or explode",
+    )
 
     check = commands.add_parser("check", help="autograd vs hand-derived vs finite-difference gradients")
     check.add_argument("--model", choices=list(nets.MODELS), default="deep")
@@ -137,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge repeated structure: each name scope into one box (scopes), runs of one op (chains), both (all); default: none",
     )
     render.add_argument("--out", type=Path, default=Path("graphs"), help="output folder (default: graphs)")
+
+    derive = commands.add_parser("derive", help="print the forward and backward numpy that tinygraph generates for a network")
+    derive.add_argument("--model", choices=list(nets.MODELS), default="deep", help="which of the document's networks (default: deep)")
+    derive.add_argument(
+        "--unfused", action="store_true",
+        help="spell the cost as the document's graph draws it, sigmoid then cross-entropy (default: one fused op from Z)",
+    )
 
     predict = commands.add_parser("predict", help="classify data with a trained run folder")
     predict.add_argument("run", type=Path, metavar="RUN", help="a run folder written by `tinygraph train` (it holds params.npz)")
@@ -195,14 +217,18 @@ def cmd_train(args) -> int:
         batches = "" if args.batch_size is None or args.batch_size >= data.n_train else f", batches of {args.batch_size}"
         _say("train", f"{args.model} net {units} on {data.describe()}{batches}")
         progress, close = _progress_bar(epochs, f"{args.model}/{Path(data.name).stem}", args.quiet)
+        flow = tg.nn.FlowHistory() if args.report else None
         try:
-            network, history, config = fit(
-                data, args.model, layers=units, epochs=epochs, lr=lr, optimizer=args.optimizer, init=args.init,
-                seed=args.seed, batch_size=args.batch_size, keep_dead_units=args.keep_dead_units, progress=progress,
-                log=lambda line: _say("train", line),
-            )
+            with tg.detect_anomaly() if args.detect_anomaly else contextlib.nullcontext():
+                network, history, config = fit(
+                    data, args.model, layers=units, epochs=epochs, lr=lr, optimizer=args.optimizer, init=args.init,
+                    seed=args.seed, batch_size=args.batch_size, keep_dead_units=args.keep_dead_units,
+                    progress=progress, log=lambda line: _say("train", line), compiled=args.compile, flow=flow,
+                )
         except TrainingDiverged as err:
             raise CLIError(str(err)) from None
+        except FloatingPointError as err:  # detect_anomaly: its first line names the op and the line that built it
+            raise RuntimeError(str(err).splitlines()[0]) from None
         finally:
             close()
         save_parameters(folder.path("params.npz"), network, data)
@@ -210,6 +236,12 @@ def cmd_train(args) -> int:
         save_cost_curve(folder.path("cost.png"), history.costs, title)
         graph_problem = _write_model_graph(folder.path("graph.svg"), network, data)
         metrics = metrics_of(history, config)
+        metrics["compiled"] = args.compile
+        flow_warnings = []
+        if flow is not None:
+            from tinygraph_models.flow import write_flow
+
+            flow_warnings = write_flow(folder.path("flow.json").parent, flow, title=title)
         metrics["graph"] = "graph.svg" if graph_problem is None else f"skipped: {graph_problem}"
         write_metrics(folder.path("metrics.json"), metrics)
         final = folder.commit()
@@ -217,6 +249,7 @@ def cmd_train(args) -> int:
         folder.abandon()
         raise
     files = "params.npz  metrics.json  cost.png" + ("  graph.svg" if graph_problem is None else "")
+    files += "  flow.json  flow.png" if flow is not None else ""
     print(f"train accuracy  {history.train_accuracy:.4f}")
     print(f"test accuracy   {history.test_accuracy:.4f}")
     print(f"final cost      {history.final_cost:.6f}  (first {history.costs[0]:.6f}, ln 2 = {math.log(2):.6f})")
@@ -224,6 +257,8 @@ def cmd_train(args) -> int:
     print(f"run folder      {final}/  {files}")
     if graph_problem is not None:
         print(f"graph           skipped: {graph_problem}")
+    for line in flow_warnings:
+        _say("train", f"warning: {line}")
     if history.final_cost > history.costs[0]:
         _say("train", f"warning: the cost rose from {history.costs[0]:.4g} to {history.final_cost:.4g}; "
                       f"the learning rate {lr:g} is probably too large")
@@ -360,7 +395,14 @@ def cmd_predict(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "check": cmd_check, "render": cmd_render, "predict": cmd_predict}
+def cmd_derive(args) -> int:
+    from tinygraph_models.derive import derive_text
+
+    print(derive_text(args.model, fused=not args.unfused).rstrip("\n"))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "check": cmd_check, "render": cmd_render, "predict": cmd_predict, "derive": cmd_derive}
 
 
 def _command_named(argv) -> str | None:

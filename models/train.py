@@ -61,7 +61,8 @@ class History:
 
 
 def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optimizer: str = "gd",
-          batch_size: int | None = None, seed: int = 0, progress=None) -> History:
+          batch_size: int | None = None, seed: int = 0, progress=None, compiled: bool = False,
+          flow: tg.nn.FlowHistory | None = None) -> History:
     """Train ``network`` on ``data``; returns its History.
 
     Each epoch is the document's loop: forward over the whole training split, cost,
@@ -90,6 +91,12 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     progress : callable, optional
         Called as ``progress(epoch, cost)`` after each epoch (the CLI passes a tqdm
         bar's update).
+    compiled : bool
+        Compute the cost and its gradients with ``tg.compile(network.cost)``: the same
+        numbers from generated straight-line numpy (one specialisation per batch shape).
+    flow : tinygraph.nn.FlowHistory, optional
+        Record a gradient-flow report (``tg.nn.gradient_flow``) at the first update of
+        every epoch, on the eager graph of that update's cost.
 
     Returns
     -------
@@ -128,6 +135,7 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     ):
         raise ValueError(f"batch_size must be a positive integer or None (the full batch), got {batch_size!r}")
     opt = tg.optim.OPTIMIZERS[optimizer](network.net.parameters(), lr=lr)
+    cost_of = tg.compile(network.cost) if compiled else network.cost
     X = tg.Tensor(data.train_x, name="X")
     Y = tg.Tensor(data.train_y, name="Y")
     full_batch = batch_size is None or batch_size >= data.n_train
@@ -139,13 +147,16 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(1, int(epochs) + 1):
             if full_batch:
-                value = _step(network, opt, X, Y, epoch, epochs, lr)
+                if flow is not None:
+                    _record_flow(flow, network, X, Y, epoch, lr)
+                value = _step(cost_of, opt, X, Y, epoch, epochs, lr)
             else:
                 total = 0.0
-                for X_batch, Y_batch in batches(data.train_x, data.train_y, int(batch_size), rng=order):
-                    cost = _step(network, opt, tg.Tensor(X_batch, name="X"), tg.Tensor(Y_batch, name="Y"),
-                                 epoch, epochs, lr)
-                    total += cost * Y_batch.shape[-1]
+                for k, (X_batch, Y_batch) in enumerate(batches(data.train_x, data.train_y, int(batch_size), rng=order)):
+                    X_batch, Y_batch = tg.Tensor(X_batch, name="X"), tg.Tensor(Y_batch, name="Y")
+                    if flow is not None and k == 0:
+                        _record_flow(flow, network, X_batch, Y_batch, epoch, lr)
+                    total += _step(cost_of, opt, X_batch, Y_batch, epoch, epochs, lr) * Y_batch.shape[-1]
                 value = total / data.n_train
             history.costs.append(value)
             if progress is not None:
@@ -160,10 +171,15 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     return history
 
 
-def _step(network, opt, X, Y, epoch, epochs, lr) -> float:
+def _record_flow(flow, network, X, Y, epoch: int, lr: float) -> None:
+    """Add this update's gradient-flow report to ``flow`` (an extra forward and backward, no .grad written)."""
+    flow.record(epoch, tg.nn.gradient_flow(network.net, network.cost(X, Y), lr=lr))
+
+
+def _step(cost_of, opt, X, Y, epoch, epochs, lr) -> float:
     """One update on ``X, Y``; returns the cost before it."""
     opt.zero_grad()
-    cost = network.cost(X, Y)
+    cost = cost_of(X, Y)
     value = cost.item()
     if not math.isfinite(value):
         raise TrainingDiverged(_diverged(epoch, epochs, value, lr))
@@ -204,7 +220,7 @@ def training_settings(model: str, optimizer: str = "gd", lr: float | None = None
 
 def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None, optimizer: str = "gd",
         init: str = "he", seed: int = 0, batch_size: int | None = None, keep_dead_units: bool = False,
-        progress=None, log=None):
+        progress=None, log=None, compiled: bool = False, flow=None):
     """Build and train a network exactly as ``tinygraph train`` does, without writing files.
 
     The accuracy tests and docs/make_figures.py call this, so the numbers they report
@@ -228,6 +244,8 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
         ``progress(epoch, cost)`` after each epoch.
     log : callable, optional
         Called with a line of text worth telling the user (units redrawn).
+    compiled, flow : optional
+        As :func:`train`: train through ``tg.compile``d steps; record gradient-flow reports.
 
     Returns
     -------
@@ -263,7 +281,7 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
         log(f"redrew {len(network.redrawn)} hidden unit(s) dead on every training sample ({shown}{more}); "
             "--keep-dead-units keeps them")
     history = train(network, data, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, seed=seed,
-                    progress=progress)
+                    progress=progress, compiled=compiled, flow=flow)
     config = {
         "model": model, "layers": units, "data": data.name, "epochs": epochs, "lr": lr,
         "optimizer": optimizer, "init": init, "seed": seed, "batch_size": batch_size,
