@@ -9,8 +9,8 @@ import pytest
 from viz_helpers import Picture, needs_dot, source_edges, two_layer
 
 import tinygraph as tg
-from tinygraph import viz
 from tinygraph.viz import OPTIONS
+from tinygraph.viz._shape import CELL_WIDTH
 
 
 def test_operands_keep_their_position():
@@ -166,7 +166,7 @@ def test_the_direction_fits_a_notebook_cell():
             A = tg.relu(W @ A + b) if layer < 5 else tg.sigmoid(W @ A + b)
     deep = tg.draw(tg.binary_cross_entropy(A, tg.Tensor(np.ones((1, 4)), name="Y")))
     assert "rankdir=TB" in deep.source
-    assert deep.stats.width("TB") <= viz._shape.CELL_WIDTH < deep.stats.width("LR")
+    assert deep.stats.width("TB") <= CELL_WIDTH < deep.stats.width("LR")
     # One tensor read by 50 ops side by side is wide, not deep: it stays left to right.
     parts = [tg.tanh(x * float(k)) for k in range(50)]
     while len(parts) > 1:

@@ -10,7 +10,6 @@ import pytest
 from viz_helpers import SVG, needs_dot, two_layer
 
 import tinygraph as tg
-from tinygraph import viz
 from tinygraph.viz import render
 
 
@@ -30,7 +29,7 @@ def test_render_writes_the_file_atomically(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(viz._render.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="graph.svg"):
         render(t["cost"], path, title="new")
     assert path.read_bytes() == first

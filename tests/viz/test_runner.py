@@ -5,6 +5,7 @@ on demand; the real one draws the rest."""
 from __future__ import annotations
 
 import doctest
+import importlib
 import os
 import shutil
 import stat
@@ -176,7 +177,8 @@ def test_timeout_none_means_no_limit_and_bad_values_are_refused():
 def test_draw_is_exported_and_its_examples_run():
     assert tg.draw is viz.draw and "draw" in tg.__all__
     attempted = 0
-    for module in (viz, viz._layout, viz._annotate, viz._dot, viz._shape, viz._runner, viz._render):
+    for name in ("", "._layout", "._annotate", "._dot", "._shape", "._runner", "._render"):
+        module = importlib.import_module("tinygraph.viz" + name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
         attempted += result.attempted
