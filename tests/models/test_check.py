@@ -163,3 +163,15 @@ def test_a_kink_cannot_excuse_a_wrong_gradient(monkeypatch):
     wrong(monkeypatch, "db1", the_other_side)
     result = check.check_gradients(p, X, Y)
     assert not result.ok and "  b1[1, 0]" in "\n".join(result.lines())
+
+
+def test_gradients_too_faint_for_finite_differences_are_said_to_be(digits):
+    # The document's uniform [0, 0.01) init leaves the deep net's gradients near 1e-9, about
+    # the rounding error of a difference of step 1e-6: those pass, and the report says how
+    # little that means.
+    result = check.check_gradients(initialize_parameters([64, 5, 5, 5, 3, 1], "document", seed=1), *first(digits, 200))
+    text = "\n".join(result.lines())
+    assert result.ok
+    assert "note: finite differences resolve gradients only to about" in text and "W1 (" in text
+    healthy = check.check_gradients(initialize_parameters([64, 5, 5, 5, 3, 1], "he", seed=0), *first(digits, 32))
+    assert "resolve gradients only" not in "\n".join(healthy.lines())
