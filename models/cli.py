@@ -162,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="classify data with a trained run folder")
     predict.add_argument("run", type=Path, metavar="RUN", help="a run folder written by `tinygraph train` (it holds params.npz)")
-    predict.add_argument("--data", required=True, help=f"what to classify: {DATASETS_HELP}")
+    predict.add_argument(
+        "--data", required=True,
+        help=f"what to classify: {DATASETS_HELP} (its --split), or a .npz holding x (features, n) and optionally y",
+    )
     predict.add_argument("--split", choices=["test", "train", "all"], default="test", help="which part of the data (default: test)")
     predict.add_argument("--out", type=Path, help="write the predictions to this .csv file instead of printing them")
     predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

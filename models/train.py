@@ -444,6 +444,9 @@ class RunFolder:
                 "--overwrite only replaces run folders"
             )
         parent = self.out.parent
+        blocking = next((p for p in [parent, *parent.parents] if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise NotADirectoryError(f"cannot create the run folder {self.out}: {blocking} is a file, not a folder")
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self.tmp = make_folder_beside(self.out)  # the umask's permissions, as mkdir would give

@@ -20,9 +20,9 @@ __all__ = ["make_folder_beside", "write_atomically"]
 
 def _reason(err: OSError, folder: Path) -> str:
     """Plain words for why nothing could be created in ``folder``."""
-    if err.errno == errno.ENOENT:
+    if err.errno == errno.ENOENT and not folder.exists():
         return f"its folder '{folder}' does not exist"
-    if err.errno == errno.ENOTDIR:
+    if err.errno == errno.ENOTDIR or (folder.exists() and not folder.is_dir()):
         return f"'{folder}' is not a folder"
     if err.errno in (errno.EACCES, errno.EPERM):
         return f"no permission to write in the folder '{folder}'"

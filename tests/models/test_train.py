@@ -269,3 +269,10 @@ def test_cost_curve_and_metrics_files(cancer, tmp_path):
 def test_fit_refuses_layers_that_do_not_fit_the_data(cancer):
     with pytest.raises(ValueError, match=r"fit: the layer sizes \[10, 1\] start with 10 inputs but breast-cancer has 30 features"):
         train.fit(cancer, "logistic", layers=[10, 1], epochs=1)
+
+
+def test_a_run_folder_under_a_file_is_refused_in_plain_words(tmp_path):
+    (tmp_path / "notes").write_text("a file")
+    for out in (tmp_path / "notes" / "run", tmp_path / "notes" / "deeper" / "run"):
+        with pytest.raises(NotADirectoryError, match=f"cannot create the run folder {out}: {tmp_path / 'notes'} is a file, not a folder"):
+            train.RunFolder(out, overwrite=False)
