@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph.testing import numerical_gradient
+from tinygraph.testing import gradcheck, numerical_gradient
 
 A = np.array([0.3, -1.2, 2.0])
 
@@ -157,3 +157,129 @@ def test_a_float32_leaf_gets_a_float32_gradient_from_float64_seeds():
     (x * np.array([2.0, 3.0])).sum().backward()  # the product is float64, the leaf float32
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [2.0, 3.0])
+
+
+# ----------------------------------------------------------------- grad mode and name scopes
+
+
+def test_grad_mode_is_exactly_false_inside_no_grad():
+    with tg.no_grad():
+        assert tg.is_grad_enabled() is False
+    assert tg.is_grad_enabled() is True
+
+
+def test_no_grad_as_a_decorator_passes_keyword_arguments():
+    @tg.no_grad()
+    def scaled(t, *, factor=1.0):
+        return t * factor
+
+    w = tg.Tensor(A, requires_grad=True)
+    out = scaled(w, factor=3.0)
+    np.testing.assert_array_equal(out.data, 3.0 * A)
+    assert not out.requires_grad
+
+
+def test_exceptions_pass_through_name_scope_and_no_grad():
+    with pytest.raises(KeyError):
+        with tg.name_scope("layer"):
+            raise KeyError("inside")
+    with pytest.raises(KeyError):
+        with tg.no_grad():
+            raise KeyError("inside")
+    assert tg.is_grad_enabled() and tg.Tensor(1.0).scope is None
+
+
+# ----------------------------------------------------------------- user-defined ops: what the class declares
+
+
+def test_an_op_without_a_name_is_named_after_its_class():
+    class Twice(tg.Op):
+        def forward(self, x):
+            return 2.0 * x
+
+        def backward(self, ctx, g):
+            return 2.0 * g
+
+    out = Twice.apply(tg.Tensor(A, requires_grad=True))
+    assert Twice.name == "Twice" and out.grad_fn.name == "Twice"
+
+
+def test_an_op_whose_backward_does_not_match_saves_is_refused_when_defined():
+    with pytest.raises(TypeError) as info:
+
+        class Lopsided(tg.Op):
+            saves = ("x", "y")
+
+            def forward(self, x, y):
+                return x * y
+
+            def backward(self, ctx, g, x):
+                return g * x, g
+
+    assert str(info.value) == (
+        "Lopsided.backward(self, ctx, g, ...) takes 1 saved value(s) after g, but saves = ('x', 'y') names 2"
+    )
+
+
+def test_an_op_whose_backward_takes_saved_values_as_star_args():
+    class Product(tg.Op):
+        saves = ("x", "y")
+
+        def forward(self, x, y):
+            return x * y
+
+        def backward(self, ctx, g, *saved):
+            x, y = saved
+            return g * y, g * x
+
+    gradcheck(Product.apply, A, A[::-1].copy())
+
+
+def test_an_op_with_any_number_of_inputs():
+    class Total(tg.Op):
+        def forward(self, *arrays):
+            return sum(arrays[1:], arrays[0])
+
+        def backward(self, ctx, g):
+            return tuple(g for _ in ctx.parents)
+
+    xs = [tg.Tensor(A * k, requires_grad=True) for k in (1.0, 2.0, 3.0, 4.0)]
+    np.testing.assert_array_equal(Total.apply(*xs).data, 10.0 * A)
+    Total.apply(*xs).sum().backward()
+    assert all(np.array_equal(x.grad, np.ones(3)) for x in xs)
+    np.testing.assert_array_equal(Total.apply(xs[0]).data, A)
+    gradcheck(Total.apply, A, A, A)
+
+
+# ----------------------------------------------------------------- arrays changed in place after they were saved
+
+
+def test_an_input_changed_in_place_after_it_was_saved_is_refused_naming_it():
+    x = tg.Tensor(A, requires_grad=True)
+    w = tg.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    loss = (w * x).sum()
+    x.data *= 2.0
+    with pytest.raises(RuntimeError, match=r"^backward: .* was changed in place after 'mul' \(node \d+\) saved its input 1 of shape \(3,\)") as info:
+        loss.backward()
+    assert str(info.value).endswith(
+        "run the forward again after changing it, or change parameters after backward "
+        "(assign a new array, t.data = t.data - lr * t.grad, to keep a retained graph valid)"
+    )
+
+
+def test_an_output_changed_in_place_after_it_was_saved_is_refused_naming_it():
+    x = tg.Tensor(A, requires_grad=True)
+    y = x.exp()  # exp saves its output
+    y.data += 1.0
+    with pytest.raises(RuntimeError, match=r"saved its output of shape \(3,\)"):
+        y.sum().backward()
+
+
+def test_every_in_place_write_is_remembered_not_only_the_last():
+    x = tg.Tensor(A, requires_grad=True)
+    other = tg.Tensor(np.ones(3))
+    loss = (x * x).sum()
+    x.data *= 2.0
+    other.data *= 2.0  # a later write to another array must not hide the first one
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
