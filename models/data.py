@@ -1,11 +1,12 @@
-"""Datasets for the binary classifiers: two bundled real sets, .npz files and HDF5 files.
+"""Datasets for the classifiers: three bundled real sets, .npz files and HDF5 files.
 
 Everything here returns data in the document's convention: ``X`` has one
 column per sample, shape (features, N), and ``Y`` is a row, shape (1, N),
-holding 0.0/1.0.
+holding 0.0/1.0 (for ten classes: the class label 0.0..9.0).
 
 Bundled (numpy only, no extra dependency): ``"digits"`` (handwritten digits
-0-4 vs 5-9) and ``"breast-cancer"`` (benign vs malignant). A ``.npz`` file in
+0-4 vs 5-9), ``"digits10"`` (the same digits, ten classes) and
+``"breast-cancer"`` (benign vs malignant). A ``.npz`` file in
 the bundled files' layout (``train_x`` (features, n), ``train_y`` (1, n),
 ``test_x``, ``test_y``) loads with numpy alone too. HDF5 files in the
 layout of the document's cat/non-cat data need ``h5py``
@@ -40,10 +41,11 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`load_dataset` for the bundled sets.
-BUNDLED = ("digits", "breast-cancer")
+BUNDLED = ("digits", "digits10", "breast-cancer")
 
 _BUNDLED_FILES = {
     "digits": "digits.npz",
+    "digits10": "digits10.npz",
     "breast-cancer": "breast_cancer.npz",
     "breast_cancer": "breast_cancer.npz",
 }
@@ -66,16 +68,17 @@ class DataError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A binary classification dataset split into train and test parts.
+    """A classification dataset split into train and test parts.
 
     Attributes
     ----------
     train_x, test_x : ndarray of float64, shape (n_features, n_train / n_test)
         One column per sample. Read-only.
     train_y, test_y : ndarray of float64, shape (1, n_train / n_test)
-        Labels, each 0.0 or 1.0. Read-only.
+        Labels: 0.0 or 1.0 for two classes, the class index 0.0..K-1 for K.
+        Read-only.
     classes : tuple of str
-        ``classes[0]`` names label 0, ``classes[1]`` names label 1.
+        ``classes[k]`` names label k; two names for a binary task.
     feature_names : tuple of str or None
         One name per row of ``train_x`` when the source provides them.
     name : str
@@ -114,6 +117,11 @@ class Dataset:
     def n_features(self) -> int:
         """Number of input features (rows of ``train_x``)."""
         return int(self.train_x.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes K (2 for a binary task)."""
+        return len(self.classes)
 
     @property
     def n_train(self) -> int:
@@ -170,12 +178,24 @@ class Dataset:
         >>> print(load_dataset("digits").describe())  # doctest: +NORMALIZE_WHITESPACE
         digits: 64 features, train 1348 (676 digit 0-4 / 672 digit 5-9),
         test 449 (225 / 224), standardised with train mean/std
+        >>> print(load_dataset("digits10").describe())  # doctest: +NORMALIZE_WHITESPACE
+        digits10: 64 features, 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+        train 1347 (130 to 137 per class), test 450 (44 to 46 per class),
+        standardised with train mean/std
         """
-        n1_train = int(self.train_y.sum())
-        n1_test = int(self.test_y.sum())
         prep = "standardised with train mean/std" if self.standardized else "raw features"
         if self.scale != 1.0:
             prep = f"divided by {self.scale:g}, " + prep
+        if self.n_classes > 2:
+            counts = [np.bincount(y.astype(np.int64).ravel(), minlength=self.n_classes) for y in (self.train_y, self.test_y)]
+            shown = ", ".join(self.classes[:12]) + (", ..." if self.n_classes > 12 else "")
+            spread = [f"{c.min()} to {c.max()} per class" if c.min() != c.max() else f"{c.min()} per class" for c in counts]
+            return (
+                f"{self.name}: {self.n_features} features, {self.n_classes} classes ({shown}), "
+                f"train {self.n_train} ({spread[0]}), test {self.n_test} ({spread[1]}), {prep}"
+            )
+        n1_train = int(self.train_y.sum())
+        n1_test = int(self.test_y.sum())
         return (
             f"{self.name}: {self.n_features} features, "
             f"train {self.n_train} ({self.n_train - n1_train} {self.classes[0]} / "
@@ -224,12 +244,16 @@ def _dataset(
     feature_names,
     standardize,
     source,
+    classes_key="classes",
 ):
     """Validate samples-first arrays and build a :class:`Dataset`.
 
     ``x_names``/``y_names`` name the (train, test) arrays in error messages so
-    the user sees the key they need to fix.
+    the user sees the key they need to fix. Labels must be whole numbers in
+    ``[0, len(classes))``: 0/1 unless more than two classes are named (in the
+    file's ``classes_key``).
     """
+    n_classes = len(classes)
     splits = []
     for x, y, xn, yn in zip((train_x, test_x), (train_y, test_y), x_names, y_names):
         x = np.asarray(x)
@@ -255,11 +279,18 @@ def _dataset(
         if y_flat.dtype.kind not in "biuf":
             raise DataError(f"{yn} has non-numeric dtype {y_flat.dtype}")
         labels = np.unique(y_flat)
-        bad = labels[(labels != 0) & (labels != 1)]
+        bad = labels[~((labels >= 0) & (labels < n_classes) & (labels == np.floor(labels)))]
         if bad.size:
             shown = ", ".join(f"{v:g}" for v in bad[:5].astype(np.float64))
             more = f" and {bad.size - 5} more" if bad.size > 5 else ""
-            raise DataError(f"{yn} must hold only 0/1 labels, found {shown}{more}")
+            if n_classes == 2:
+                raise DataError(
+                    f"{yn} must hold only 0/1 labels, found {shown}{more} "
+                    f"(for more than two classes, name every class in {classes_key})"
+                )
+            raise DataError(
+                f"{yn} must hold class labels 0..{n_classes - 1} (the {n_classes} classes named), found {shown}{more}"
+            )
         splits.append((x, y_flat))
 
     (tr_x, tr_y), (te_x, te_y) = splits
@@ -313,10 +344,13 @@ def _dataset(
 
 def _check_classes(classes, where):
     classes = [c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c) for c in classes]
-    if len(classes) != 2:
+    if len(classes) < 2:
         raise DataError(
-            f"{where} lists {len(classes)} classes {classes}; a binary task needs exactly 2"
+            f"{where} lists {len(classes)} class(es) {classes}; a classification task needs at least 2"
         )
+    if len(set(classes)) != len(classes):
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        raise DataError(f"{where} names a class more than once ({', '.join(map(repr, twice))}); each label needs its own name")
     return classes
 
 
@@ -325,7 +359,7 @@ def load_bundled(name: str, *, standardize: bool = True) -> Dataset:
 
     Parameters
     ----------
-    name : {"digits", "breast-cancer", "breast_cancer"}
+    name : {"digits", "digits10", "breast-cancer", "breast_cancer"}
     standardize : bool
         Standardise every feature with the training split's mean and std.
 
@@ -371,8 +405,8 @@ def load_npz(path, *, standardize: bool = True) -> Dataset:
 
     Expected arrays: ``train_x`` (features, n_train) and ``train_y`` (1, n_train)
     or (n_train,) with 0/1 labels, the same for ``test_x``/``test_y``;
-    optionally ``classes`` (two names), ``feature_names`` (one per feature)
-    and ``source``. ``np.savez(path, train_x=..., train_y=..., test_x=...,
+    optionally ``classes`` (two names; K names for K classes, whose labels are
+    then 0..K-1), ``feature_names`` (one per feature) and ``source``. ``np.savez(path, train_x=..., train_y=..., test_x=...,
     test_y=...)`` writes one. The file is read with ``allow_pickle=False``.
 
     Parameters
@@ -390,7 +424,8 @@ def load_npz(path, *, standardize: bool = True) -> Dataset:
     DataError
         One line naming the file and what is wrong: missing, empty, not a .npz
         archive (text, a single .npy array, an HDF5 file), truncated or damaged,
-        an array missing or mis-shaped, labels other than 0/1, Python objects.
+        an array missing or mis-shaped, labels other than 0/1 (0..K-1 when K
+        classes are named), Python objects.
 
     Examples
     --------
@@ -502,7 +537,10 @@ def _npz_dataset(name: str, arrays: dict, path: Path, *, standardize: bool) -> D
     classes = ["0", "1"]
     if "classes" in arrays:
         if arrays["classes"].ndim != 1 or arrays["classes"].dtype.kind not in "US":
-            raise DataError(f"{where}: classes has shape {arrays['classes'].shape} and dtype {arrays['classes'].dtype}; expected two names")
+            raise DataError(
+                f"{where}: classes has shape {arrays['classes'].shape} and dtype {arrays['classes'].dtype}; "
+                "expected a list of names, one per class"
+            )
         classes = _check_classes(arrays["classes"].tolist(), f"{where}:classes")
     feature_names = None
     if "feature_names" in arrays:
@@ -585,7 +623,7 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
 
     Expected keys: ``train_set_x`` (N, ...) and ``train_set_y`` (N,) or
     (1, N) with 0/1 labels, the same for ``test_set_x``/``test_set_y``, and
-    optionally ``list_classes`` (two names, bytes or str; defaults to
+    optionally ``list_classes`` (the class names, bytes or str: two, or K for labels 0..K-1; defaults to
     ``("0", "1")``).
 
     Two layouts work:
@@ -613,7 +651,7 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
     ------
     DataError
         h5py missing, file missing or not HDF5, keys missing, shapes that do
-        not agree, labels other than 0/1, empty splits.
+        not agree, labels other than 0/1 (0..K-1 for K class names), empty splits.
 
     Examples
     --------
@@ -682,6 +720,7 @@ def load_h5(path, *, standardize: bool = True) -> Dataset:
         feature_names=None,
         standardize=standardize,
         source=source,
+        classes_key=_H5_CLASSES_KEY,
     )
 
 
@@ -691,7 +730,7 @@ def load_dataset(name_or_path, *, standardize: bool = True) -> Dataset:
     Parameters
     ----------
     name_or_path : str or os.PathLike
-        ``"digits"``, ``"breast-cancer"`` (or ``"breast_cancer"``), the path
+        ``"digits"``, ``"digits10"``, ``"breast-cancer"`` (or ``"breast_cancer"``), the path
         of a ``.npz`` file in the bundled layout (see :func:`load_npz`) or of
         an HDF5 file in the document's layout (see :func:`load_h5`). A file
         named otherwise is recognised by its content.
@@ -719,7 +758,7 @@ def load_dataset(name_or_path, *, standardize: bool = True) -> Dataset:
     >>> load_dataset("mnist")
     Traceback (most recent call last):
     ...
-    tinygraph_models.data.DataError: unknown dataset 'mnist'; valid names are digits, breast-cancer or a path to a .npz, .h5 or .hdf5 file
+    tinygraph_models.data.DataError: unknown dataset 'mnist'; valid names are digits, digits10, breast-cancer or a path to a .npz, .h5 or .hdf5 file
     """
     if isinstance(name_or_path, str) and name_or_path.strip().lower() in _BUNDLED_FILES:
         return load_bundled(name_or_path, standardize=standardize)

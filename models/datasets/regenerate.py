@@ -1,6 +1,6 @@
-"""Rebuild the bundled datasets ``digits.npz`` and ``breast_cancer.npz``.
+"""Rebuild the bundled datasets ``digits.npz``, ``digits10.npz`` and ``breast_cancer.npz``.
 
-Run ``python -m tinygraph_models.datasets.regenerate`` to rewrite both files
+Run ``python -m tinygraph_models.datasets.regenerate`` to rewrite the files
 next to this module, or add ``--check`` to rebuild them in a temporary
 directory and compare bytes with the committed copies (exit status 1 and a
 one-line message when they differ).
@@ -13,10 +13,10 @@ File layout (every array is a plain ``.npy`` member, so
 ``np.load(path, allow_pickle=False)`` reads all of it):
 
 ``train_x`` (features, n_train) float64, raw feature values
-``train_y`` (1, n_train) uint8, labels 0/1
+``train_y`` (1, n_train) uint8, class labels 0..K-1 (0/1 for the binary sets)
 ``test_x``, ``test_y``  the same for the held-out quarter
 ``train_index``, ``test_index``  (n,) int64, row numbers in scikit-learn's order
-``classes``  (2,) unicode, name of label 0 then label 1
+``classes``  (K,) unicode, the name of label 0, then of label 1, ...
 ``feature_names``  (features,) unicode
 ``source``, ``license``, ``task``  0-d unicode
 ``seed``  0-d int64, the seed of the stratified split
@@ -37,7 +37,7 @@ from tinygraph._files import write_atomically
 
 SEED = 1998
 TEST_FRACTION = 0.25
-FILES = ("digits.npz", "breast_cancer.npz")
+FILES = ("digits.npz", "digits10.npz", "breast_cancer.npz")
 HERE = Path(__file__).resolve().parent
 
 # A zip member records a modification time; pinning it (and everything else
@@ -88,7 +88,8 @@ def stratified_split(y, test_fraction=TEST_FRACTION, seed=SEED):
 
 
 def _package(x, y, classes, feature_names, source, license_, task, seed):
-    """Turn samples-first data and 0/1 labels into the file's arrays."""
+    """Turn samples-first data and class labels into the file's arrays, split
+    stratified by those labels."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.uint8)
     train_idx, test_idx = stratified_split(y, TEST_FRACTION, seed)
@@ -139,6 +140,30 @@ def build_digits(seed=SEED):
     )
 
 
+def build_digits10(seed=SEED):
+    """Arrays for ``digits10.npz``: the same handwritten digits, ten classes (label = digit).
+
+    The split is :func:`stratified_split` with the same seed as ``digits.npz``,
+    stratified by the ten digits, so each digit keeps its quarter in the test part
+    (the binary file's split, stratified by 0-4 / 5-9, keeps 23-28 % of each digit).
+    """
+    digits = _sklearn_datasets().load_digits()
+    return _package(
+        digits.data,
+        digits.target.astype(np.uint8),
+        classes=[str(d) for d in range(10)],
+        feature_names=digits.feature_names,
+        source=(
+            "UCI ML Repository: Optical Recognition of Handwritten Digits "
+            "(E. Alpaydin, C. Kaynak, 1998), doi:10.24432/C50P49; "
+            "8x8 copy bundled with scikit-learn (sklearn.datasets.load_digits)"
+        ),
+        license_="CC BY 4.0",
+        task="ten classes: label = the digit 0..9; raw pixel counts 0..16 of an 8x8 image, row by row",
+        seed=seed,
+    )
+
+
 def build_breast_cancer(seed=SEED):
     """Arrays for ``breast_cancer.npz``: malignant (label 1) vs benign (label 0).
 
@@ -165,7 +190,7 @@ def build_breast_cancer(seed=SEED):
     )
 
 
-BUILDERS = {"digits.npz": build_digits, "breast_cancer.npz": build_breast_cancer}
+BUILDERS = {"digits.npz": build_digits, "digits10.npz": build_digits10, "breast_cancer.npz": build_breast_cancer}
 
 
 def npz_bytes(arrays):
@@ -189,7 +214,7 @@ def npz_bytes(arrays):
 
 
 def regenerate(out_dir=None):
-    """Write both dataset files into ``out_dir`` (default: next to this
+    """Write every dataset file into ``out_dir`` (default: next to this
     module) and return their paths."""
     out_dir = Path(HERE if out_dir is None else out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +263,7 @@ def check(committed_dir=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m tinygraph_models.datasets.regenerate",
-        description="Rebuild the bundled digits and breast cancer datasets.",
+        description="Rebuild the bundled digits, ten-class digits and breast cancer datasets.",
     )
     parser.add_argument(
         "--check",

@@ -26,6 +26,7 @@ DATASET_DIR = Path(regen.__file__).resolve().parent
 EXPECTED = {
     # file, n_features, n_total, n_train, n_test, class names
     "digits": ("digits.npz", 64, 1797, 1348, 449, ("digit 0-4", "digit 5-9")),
+    "digits10": ("digits10.npz", 64, 1797, 1347, 450, tuple("0123456789")),
     "breast-cancer": ("breast_cancer.npz", 30, 569, 427, 142, ("benign", "malignant")),
 }
 
@@ -55,7 +56,7 @@ def test_bundled_file_layout_loads_without_pickle(name):
     assert "UCI" in raw["source"].item()
     assert raw["seed"].item() == regen.SEED
     for key in ("train_y", "test_y"):
-        assert set(np.unique(raw[key]).tolist()) <= {0, 1}
+        assert set(np.unique(raw[key]).tolist()) == set(range(len(classes)))
     assert (DATASET_DIR / filename).stat().st_size < 200_000
 
 
@@ -71,7 +72,7 @@ def test_split_is_disjoint_complete_and_stratified(name):
     assert not any(row.tobytes() in train_rows for row in raw["test_x"].T)
 
     y_all = np.concatenate([raw["train_y"][0], raw["test_y"][0]])
-    for label in (0, 1):
+    for label in range(len(raw["classes"])):
         share = np.mean(y_all == label)
         assert abs(np.sum(raw["test_y"] == label) - share * n_test) <= 1
         assert abs(np.sum(raw["train_y"] == label) - share * n_train) <= 1
@@ -86,6 +87,24 @@ def test_digits_values_and_task_mapping():
     # sklearn's digits are 178 zeros .. 180 nines: 0-4 holds 901, 5-9 holds 896.
     y = np.concatenate([raw["train_y"][0], raw["test_y"][0]])
     assert np.bincount(y).tolist() == [901, 896]
+
+
+def test_digits10_holds_the_same_images_labelled_by_digit():
+    binary, ten = _raw("digits"), _raw("digits10")
+    # The same 1797 images: reorder both files by scikit-learn's row number.
+    order_b = np.argsort(np.concatenate([binary["train_index"], binary["test_index"]]))
+    order_t = np.argsort(np.concatenate([ten["train_index"], ten["test_index"]]))
+    x_b = np.concatenate([binary["train_x"], binary["test_x"]], axis=1)[:, order_b]
+    x_t = np.concatenate([ten["train_x"], ten["test_x"]], axis=1)[:, order_t]
+    assert np.array_equal(x_b, x_t)
+    y_b = np.concatenate([binary["train_y"][0], binary["test_y"][0]])[order_b]
+    y_t = np.concatenate([ten["train_y"][0], ten["test_y"][0]])[order_t]
+    assert np.array_equal(y_b, (y_t >= 5).astype(np.uint8))  # digit 5-9 is the binary label 1
+    assert np.bincount(y_t).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    # Stratified by digit, with the binary file's seed: every digit keeps round(25 %) in test.
+    assert np.bincount(ten["test_y"][0]).tolist() == [round(0.25 * n) for n in np.bincount(y_t)]
+    assert ten["seed"].item() == binary["seed"].item() == regen.SEED
+    assert list(ten["feature_names"]) == list(binary["feature_names"])
 
 
 def test_breast_cancer_label_is_flipped_to_malignant_one():
@@ -114,7 +133,8 @@ def test_load_dataset_shapes_dtypes_readonly(name):
     ):
         assert arr.shape == shape and arr.dtype == np.float64
         assert not arr.flags.writeable
-    assert set(np.unique(ds.train_y).tolist()) == {0.0, 1.0}
+    assert set(np.unique(ds.train_y).tolist()) == set(map(float, range(len(classes))))
+    assert ds.n_classes == len(classes)
     assert len(ds.feature_names) == n_feat
     assert ds.mean.shape == (n_feat, 1) and ds.std.shape == (n_feat, 1)
     with pytest.raises(AttributeError):
@@ -409,7 +429,10 @@ def test_error_labels_not_binary(tmp_path):
     good = _good()
     good["train_set_y"] = np.array([0, 2, 1, -1])
     msg = _error(_write_h5(tmp_path / "l.h5", **good))
-    assert msg == "l.h5:train_set_y must hold only 0/1 labels, found -1, 2"
+    assert msg == (
+        "l.h5:train_set_y must hold only 0/1 labels, found -1, 2 "
+        "(for more than two classes, name every class in list_classes)"
+    )
 
     good = _good()
     good["test_set_y"] = np.array([0.5, 1.0])
@@ -430,8 +453,40 @@ def test_error_non_finite_and_classes(tmp_path):
     assert "NaN or infinite" in _error(_write_h5(tmp_path / "nan.h5", **good))
 
     good = _good()
+    good["list_classes"] = np.array([b"a"])
+    assert "needs at least 2" in _error(_write_h5(tmp_path / "c.h5", **good))
+
+    good = _good()
+    good["list_classes"] = np.array([b"a", b"b", b"a"])
+    assert "names a class more than once ('a')" in _error(_write_h5(tmp_path / "c2.h5", **good))
+
+
+def test_three_named_classes_take_labels_0_to_2(tmp_path):
+    good = _good()
     good["list_classes"] = np.array([b"a", b"b", b"c"])
-    assert "needs exactly 2" in _error(_write_h5(tmp_path / "c.h5", **good))
+    good["train_set_y"] = np.array([0, 2, 1, 2])
+    ds = load_h5(_write_h5(tmp_path / "three.h5", **good))
+    assert ds.classes == ("a", "b", "c") and ds.n_classes == 3
+    assert ds.train_y.tolist() == [[0.0, 2.0, 1.0, 2.0]]
+    assert "3 classes (a, b, c)" in ds.describe()
+
+    good["train_set_y"] = np.array([0, 3, 1, 2.5])
+    assert _error(_write_h5(tmp_path / "bad.h5", **good)) == (
+        "bad.h5:train_set_y must hold class labels 0..2 (the 3 classes named), found 2.5, 3"
+    )
+
+
+def test_npz_with_ten_class_names_loads_ten_classes(tmp_path):
+    path = tmp_path / "ten.npz"
+    y = np.arange(20) % 10
+    np.savez(path, train_x=np.eye(20)[:5], train_y=y, test_x=np.ones((5, 3)), test_y=[[9, 0, 3]],
+             classes=np.array([f"c{k}" for k in range(10)]))
+    ds = load_dataset(path)
+    assert ds.n_classes == 10 and ds.test_y.tolist() == [[9.0, 0.0, 3.0]]
+    np.savez(path, train_x=np.eye(20)[:5], train_y=y, test_x=np.ones((5, 3)), test_y=[[9, 0, 3]])
+    with pytest.raises(DataError, match=r"ten.npz:train_y must hold only 0/1 labels, found 2, 3, 4, 5, 6 and 3 more "
+                                        r"\(for more than two classes, name every class in classes\)"):
+        load_dataset(path)
 
 
 def test_error_h5py_missing(tmp_path, monkeypatch):
