@@ -36,7 +36,7 @@ DATASETS_HELP = (
 )
 
 #: ``--collapse`` words and the ``collapse`` values of tg.draw they stand for.
-COLLAPSE = {"none": False, "scopes": "scopes", "chains": "chains", "all": True}
+COLLAPSE = {"auto": "auto", "none": False, "scopes": "scopes", "chains": "chains", "all": True}
 
 
 class CLIError(Exception):
@@ -146,10 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--formulas", action="store_true", help="show each op's backward rule")
     render.add_argument("--format", choices=["svg", "png", "pdf"], default="svg")
     render.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction (default: TB, top to bottom: a deep net stays readable)")
-    render.add_argument("--max-nodes", type=_positive_int, default=500, help="refuse to draw more nodes than this (default: 500)")
     render.add_argument(
-        "--collapse", choices=list(COLLAPSE), default="none",
-        help="merge repeated structure: each name scope into one box (scopes), runs of one op (chains), both (all); default: none",
+        "--max-nodes", type=_positive_int, default=2000,
+        help="the most nodes a picture may have; bigger graphs are drawn collapsed (--collapse auto) or refused (default: 2000)",
+    )
+    render.add_argument(
+        "--collapse", choices=list(COLLAPSE), default="auto",
+        help="merge repeated structure: each name scope into one box (scopes), runs of one op (chains), both (all), "
+             "or both only when the graph is over --max-nodes (auto, the default); none draws everything",
     )
     render.add_argument("--out", type=Path, default=Path("graphs"), help="output folder (default: graphs)")
 

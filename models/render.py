@@ -43,7 +43,7 @@ def network_cost(model: str, *, data_name: str = "digits", samples: int = SAMPLE
 
 
 def render_networks(out: Path, models, *, show_grads: bool, formulas: bool, fmt: str = "svg", rankdir: str = "LR",
-                    max_nodes: int = 500, collapse=False) -> list:
+                    max_nodes: int = 2000, collapse="auto") -> list:
     """Write ``<model>.<fmt>`` (and ``<model>-backward.<fmt>`` with ``show_grads``) into ``out``.
 
     ``max_nodes`` and ``collapse`` are passed to :func:`tinygraph.draw`.

@@ -67,14 +67,17 @@ def test_max_nodes_and_collapse_reach_draw(tmp_path, capsys, monkeypatch):
     assert seen and all(o["max_nodes"] == 2000 and o["collapse"] == "scopes" for o in seen)
     seen.clear()
     assert main(["render", "--model", "logistic", "--collapse", "all", "--out", str(tmp_path)]) == 0
-    assert seen[0]["collapse"] is True and seen[0]["max_nodes"] == 500
+    assert seen[0]["collapse"] is True and seen[0]["max_nodes"] == 2000
     seen.clear()
     assert main(["render", "--model", "logistic", "--out", str(tmp_path)]) == 0
+    assert seen[0]["collapse"] == "auto"
+    seen.clear()
+    assert main(["render", "--model", "logistic", "--collapse", "none", "--out", str(tmp_path)]) == 0
     assert seen[0]["collapse"] is False
 
 
 def test_a_graph_above_max_nodes_is_refused_in_the_commands_words(tmp_path, capsys):
-    assert main(["render", "--model", "deep", "--max-nodes", "10", "--out", str(tmp_path)]) == 1
+    assert main(["render", "--model", "deep", "--max-nodes", "10", "--collapse", "none", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("tinygraph render: error: ")
     assert "max_nodes=10" in err and "--max-nodes " in err and "--collapse all" in err

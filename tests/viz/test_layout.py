@@ -174,13 +174,56 @@ def test_max_nodes_refuses_big_graphs_and_collapse_brings_them_under():
         y = tg.tanh(y)
     loss = y.sum()
     with pytest.raises(ValueError, match=r"603 nodes") as err:
-        tg.draw(loss)
+        tg.draw(loss, max_nodes=500, collapse=False)
     for hint in ("max_nodes=500", "max_nodes=603", "collapse=True"):
         assert hint in str(err.value)
-    assert "op300" in tg.draw(loss, max_nodes=603).source
+    assert "op300" in tg.draw(loss).source  # the default cap, 2,000 nodes, draws it all
+    assert "op300" in tg.draw(loss, max_nodes=603, collapse=False).source
     assert "tanh ×300" in tg.draw(loss, collapse=True).source
     with pytest.raises(ValueError, match="max_nodes"):
-        tg.draw(loss, max_nodes=602)
+        tg.draw(loss, max_nodes=602, collapse=False)
+
+
+def test_a_graph_over_the_cap_is_collapsed_automatically_and_says_so():
+    a = tg.Tensor([0.5], requires_grad=True, name="a")
+    y = a
+    for _ in range(1200):
+        y = tg.tanh(y)
+    source = tg.draw(y.sum()).source  # 2,403 nodes in full
+    assert "tanh ×1200" in source and "collapsed automatically: 2403 nodes in full, more than max_nodes=2000" in source
+    assert "collapsed automatically" not in tg.draw(y.sum(), max_nodes=3000).source
+    with pytest.raises(ValueError, match=r"collapsed\), more than max_nodes=3"):
+        tg.draw(y.sum(), max_nodes=3)  # still too big once collapsed: refused, not drawn
+
+
+def test_highlight_outlines_tensors_and_nodes_in_red():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = tg.tanh(x).named("h")
+    loss = (h * x).sum().named("loss")
+    red = 'color="#D92D20"'
+
+    def outlined(source):
+        return sorted(line.split()[0] for line in source.splitlines() if red in line)
+
+    assert outlined(tg.draw(loss).source) == []
+    assert outlined(tg.draw(loss, highlight=x).source) == ["leaf0"]
+    assert outlined(tg.draw(loss, highlight=[h]).source) == ["op0", "t0"]  # the op that made h, and h
+    assert outlined(tg.draw(loss, highlight=[loss.grad_fn]).source) == ["op2", "t2"]
+    with pytest.raises(ValueError, match="highlight must name Tensors or nodes of this graph"):
+        tg.draw(loss, highlight=[tg.Tensor([3.0], requires_grad=True)])
+    with pytest.raises(ValueError, match="highlight"):
+        tg.draw(loss, highlight=["h"])
+
+
+def test_highlight_inside_a_collapsed_chain_outlines_the_chain():
+    y = a = tg.Tensor([0.5], requires_grad=True, name="a")
+    steps = []
+    for _ in range(5):
+        y = tg.tanh(y)
+        steps.append(y)
+    source = tg.draw(y.sum(), collapse=True, highlight=[steps[2]]).source
+    (line,) = [line for line in source.splitlines() if 'color="#D92D20"' in line and "×5" in line]
+    assert line.split()[0].startswith("chain")
 
 
 def test_ten_thousand_nodes_are_drawn():

@@ -25,15 +25,16 @@ OPTIONS = {
     "show_formulas": False,
     "show_values": False,
     "rankdir": "auto",
-    "max_nodes": 500,
-    "collapse": False,
+    "max_nodes": 2000,
+    "collapse": "auto",
     "title": None,
     "legend": False,
     "timeout": DEFAULT_TIMEOUT,
+    "highlight": (),
 }
 
 _RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
-_COLLAPSE_MODES = (False, True, "scopes", "chains")
+_COLLAPSE_MODES = ("auto", False, True, "scopes", "chains")
 
 # Arrays of at most this many elements are shown in full, bigger ones as min/mean/max.
 _FULL_VALUES = 4
@@ -260,7 +261,7 @@ def _check_options(show_grads, show_formulas, show_values, rankdir, max_nodes, c
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
         raise ValueError(f"draw: max_nodes must be a positive integer, got {max_nodes!r}")
     if not any(collapse is mode or (isinstance(mode, str) and collapse == mode) for mode in _COLLAPSE_MODES):
-        raise ValueError(f"draw: collapse must be one of False, True, 'scopes', 'chains', got {collapse!r}")
+        raise ValueError(f"draw: collapse must be one of 'auto', False, True, 'scopes', 'chains', got {collapse!r}")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"draw: title must be a string or None, got {type(title).__name__}")
 
@@ -272,11 +273,12 @@ def draw(
     show_formulas: bool = False,
     show_values: bool = False,
     rankdir: str = "auto",
-    max_nodes: int = 500,
-    collapse=False,
+    max_nodes: int = 2000,
+    collapse="auto",
     title: str | None = None,
     legend: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT,
+    highlight=(),
     **unknown,
 ):
     """Draw the computation graph that produced ``root``.
@@ -331,10 +333,14 @@ def draw(
         the document's deep net, about 40 ranks deep and 3 nodes wide, is drawn top
         to bottom; one tensor read by 200 ops side by side stays left to right.
     max_nodes : int
-        Refuse (ValueError) to draw a picture of more nodes (ops plus tensors, after
-        ``collapse``) than this: the picture would be unreadable and slow to lay out.
-    collapse : {False, True, "scopes", "chains"}
-        Merge repeated structure. ``"scopes"``: each innermost name scope holding ops
+        The most nodes (ops plus tensors) a picture may have: bigger ones are
+        unreadable and slow to lay out. With ``collapse="auto"`` (the default) a graph
+        over it is drawn collapsed (as ``collapse=True``), and the picture's caption
+        says so; a picture still over it after collapsing, or any picture over it
+        with another ``collapse``, is refused (ValueError naming the size).
+    collapse : {"auto", False, True, "scopes", "chains"}
+        Merge repeated structure. ``"auto"``: nothing while the picture fits
+        ``max_nodes``, everything (``True``) when it does not. ``"scopes"``: each innermost name scope holding ops
         becomes one box listing its ops and hidden parameters, outer scopes stay
         clusters, and tensors crossing the box's border are still drawn. ``"chains"``:
         a run of three or more of the same op, each reading only the previous one's
@@ -344,6 +350,11 @@ def draw(
         A caption at the top of the picture.
     legend : bool
         Add a small key of the colours.
+    highlight : Tensor, Node or sequence of them
+        Outline these in red: a Tensor's record (its result and the op that made it,
+        for a result), or a node of the graph (``t.grad_fn``, the nodes a
+        ``check_graph`` report blames). What is merged into a collapsed box or chain
+        outlines that box. Each must be part of ``root``'s graph.
     timeout : float or None
         Seconds ``dot`` may run when the picture is displayed in a notebook, piped
         (``.pipe()``) or rendered (:func:`render`); 30 by default, None for no limit.
@@ -392,19 +403,32 @@ def draw(
     if not isinstance(root, Tensor):
         raise TypeError(f"draw: root must be a tinygraph Tensor, got {type(root).__name__}")
 
-    picture = Picture(root, collapse)
+    collapsed_note = None
+    picture = Picture(root, False if collapse == "auto" else collapse)
     size = picture.size()
-    if size > max_nodes:
-        hint = "" if collapse is True else ", or collapse=True to merge name scopes and runs of identical ops"
-        raise ValueError(
-            f"draw: this graph would draw {size} nodes ({len(picture.ops)} ops plus tensors), more than "
-            f"max_nodes={max_nodes}; pass max_nodes={size} (or more) to draw it all{hint}"
+    if size > max_nodes and collapse == "auto":
+        full = size
+        picture = Picture(root, True)
+        size = picture.size()
+        collapsed_note = (
+            f"collapsed automatically: {full} nodes in full, more than max_nodes={max_nodes} "
+            "(name scopes and runs of identical ops are merged)"
         )
+    if size > max_nodes:
+        hint = "" if collapse in (True, "auto") else ", or collapse=True to merge name scopes and runs of identical ops"
+        raise ValueError(
+            f"draw: this graph would draw {size} nodes ({len(picture.ops)} ops plus tensors"
+            f"{', collapsed' if collapse in (True, 'auto') else ''}), more than max_nodes={max_nodes}; "
+            f"pass max_nodes={size} (or more) to draw it all{hint}"
+        )
+    marked = picture.marked(highlight)
 
     grads, note = gradients(picture) if show_grads else ({}, None)
     values = compute_values(picture) if show_values else {}
 
     caption = [f"<B>{_esc(title)}</B>"] if title else []
+    if collapsed_note:
+        caption.append(_font(_esc(collapsed_note), size=10, color=_MUTED))
     if note:
         caption.append(_font(_esc(note), size=10, color=_MUTED))
 
@@ -415,6 +439,8 @@ def draw(
 
     def put(scope, node_id, label, attrs, spine=False):
         """``label`` is the label's text, or a function of the direction that makes it."""
+        if node_id in marked:
+            attrs += _HIGHLIGHT
         scope = picture.placement(scope)
         place[node_id] = scope
         by_scope.setdefault(scope, []).append((node_id, label, attrs, spine))
@@ -507,6 +533,10 @@ def draw(
     if legend:
         _emit_legend(body, after)
     return dot
+
+
+#: What draw(highlight=...) adds to an outlined node: a heavy red border.
+_HIGHLIGHT = ' color="#D92D20" penwidth="2.6"'
 
 
 def _attr_text(attrs: dict) -> str:

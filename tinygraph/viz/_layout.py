@@ -351,6 +351,27 @@ class Picture:
     def tensor_id(self, item) -> str:
         return f"t{self.op_index[item]}" if item.parents else self.leaf_ids[item]
 
+    def marked(self, highlight) -> set:
+        """The DOT ids to outline for ``draw(highlight=...)``: Tensors and nodes of this graph."""
+        if highlight is None:
+            return set()
+        items = list(highlight) if isinstance(highlight, (list, tuple, set, frozenset)) else [highlight]
+        marked = set()
+        for item in items:
+            node = item.node if isinstance(item, Tensor) else item
+            if isinstance(item, Tensor) and node is None and item is self.root:
+                node = self.root_node
+            if not isinstance(node, Node) or (node not in self.unit and node not in self.leaf_ids):
+                what = repr(item) if isinstance(item, (Tensor, Node)) else f"a {type(item).__name__}"
+                raise ValueError(f"draw: highlight must name Tensors or nodes of this graph; {what} is not part of it")
+            if node in self.unit:  # an op: its oval (or the box or chain holding it) and its result
+                marked.update((self.unit[node], self.tensor_id(node)))
+            else:
+                marked.add(self.leaf_ids[node])
+                if not self.leaf_drawn[node] and self.leaf_home.get(node) is not None:
+                    marked.add(self.leaf_home[node])
+        return marked
+
     def placement(self, scope):
         """The cluster a drawn thing goes into: its scope, or the parent of a merged scope."""
         if scope in self.box_of_scope:
