@@ -216,7 +216,7 @@ def test_highlight_outlines_tensors_and_nodes_in_red():
 
 
 def test_highlight_inside_a_collapsed_chain_outlines_the_chain():
-    y = a = tg.Tensor([0.5], requires_grad=True, name="a")
+    y = tg.Tensor([0.5], requires_grad=True, name="a")
     steps = []
     for _ in range(5):
         y = tg.tanh(y)
