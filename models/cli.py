@@ -27,11 +27,11 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import tinygraph as tg  # noqa: E402
-from tinygraph_models import nets  # noqa: E402
+from tinygraph_models import multiclass, nets  # noqa: E402
 from tinygraph_models.train import ADAM_LR, TRAIN_DEFAULTS, training_settings  # noqa: E402, F401  (ADAM_LR, TRAIN_DEFAULTS: tinygraph_models.cli.* still works)
 
 DATASETS_HELP = (
-    "digits, breast-cancer, or a path to a .npz file in the bundled layout "
+    "digits, digits10 (ten classes), breast-cancer, or a path to a .npz file in the bundled layout "
     "(train_x, train_y, test_x, test_y) or an HDF5 file in the document's"
 )
 
@@ -98,15 +98,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a network and write a run folder")
-    train.add_argument("--model", choices=list(nets.MODELS), default="deep", help="which of the document's networks (default: deep)")
-    train.add_argument("--layers", type=_layers, help="layer sizes n_x,...,1 (default for deep: n_x,5,5,5,3,1)")
-    train.add_argument("--data", default="digits", help=f"{DATASETS_HELP} (default: digits)")
+    train.add_argument(
+        "--model", choices=list(nets.MODELS) + list(multiclass.MODELS), default="deep",
+        help="the document's binary networks logistic, shallow, deep, or the ten-class softmax (regression), "
+             "mlp, cnn (default: deep)",
+    )
+    train.add_argument(
+        "--layers", type=_layers,
+        help="layer sizes n_x,...,1 (default for deep: n_x,5,5,5,3,1); for softmax and mlp n_x,...,C (C classes)",
+    )
+    train.add_argument(
+        "--data", help=f"{DATASETS_HELP} (default: digits for the binary networks, digits10 for the ten-class ones)",
+    )
     train.add_argument("--epochs", type=_positive_int, help="passes over the training data (default depends on the model)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default depends on the model and optimizer)")
-    train.add_argument("--optimizer", choices=["gd", "momentum", "adam"], default="gd", help="update rule (default: gd, the document's)")
+    train.add_argument(
+        "--optimizer", choices=["gd", "momentum", "adam"],
+        help="update rule (default: gd, the document's; the ten-class models: adam)",
+    )
     train.add_argument(
         "--batch-size", type=_positive_int,
-        help="samples per update, in shuffled mini-batches (default: all of them, the document's full batch)",
+        help="samples per update, in shuffled mini-batches (default: all of them, the document's full batch; "
+             "the ten-class models: 64)",
     )
     train.add_argument("--init", choices=["he", "xavier", "document"], default="he", help="weight initialisation (default: he)")
     train.add_argument("--seed", type=_seed, default=0, help="seed for the initial weights and the batch order (default: 0)")
@@ -188,7 +201,14 @@ def _load_data(name_or_path: str):
     return load_dataset(name_or_path)
 
 
-def _units(model: str, layers, n_features: int, data_name: str) -> list:
+def _units(model: str, layers, n_features: int, data_name: str, n_classes: int = 2) -> list:
+    if model in multiclass.MODELS:
+        return _multiclass_units(model, layers, n_features, data_name, n_classes)
+    if n_classes != 2:
+        raise CLIError(
+            f"--model {model} is a binary classifier (one sigmoid unit) but {data_name} has {n_classes} classes; "
+            f"use --model {', '.join(list(multiclass.MODELS)[:-1])} or {list(multiclass.MODELS)[-1]}"
+        )
     units = nets.default_units(model, n_features) if layers is None else layers
     if units[0] != n_features:
         raise CLIError(
@@ -197,6 +217,24 @@ def _units(model: str, layers, n_features: int, data_name: str) -> list:
         )
     try:
         return nets.check_units(model, units)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+
+
+def _multiclass_units(model: str, layers, n_features: int, data_name: str, n_classes: int) -> list:
+    try:
+        if model == "cnn":
+            if layers is not None:
+                raise ValueError("--model cnn takes no --layers: its layers are fixed (conv, pool, conv, linear)")
+            multiclass.image_side(n_features, data_name)
+            return multiclass.default_units(model, n_features, n_classes)
+        units = multiclass.default_units(model, n_features, n_classes) if layers is None else layers
+        if units[0] != n_features:
+            raise ValueError(
+                f"--layers starts with {units[0]} inputs but {data_name} has {n_features} features; "
+                f"start the list with {n_features}"
+            )
+        return multiclass.check_units(model, units, n_classes)
     except ValueError as err:
         raise CLIError(str(err)) from None
 
@@ -211,25 +249,31 @@ def _say(command: str, line: str) -> None:
 
 def cmd_train(args) -> int:
     from tinygraph_models.train import (
-        RunFolder, TrainingDiverged, at_chance, fit, metrics_of, save_cost_curve, save_parameters, write_metrics,
+        RunFolder, TrainingDiverged, at_chance, default_batch_size, fit, metrics_of, save_cost_curve, save_parameters,
+        write_confusion, write_metrics,
     )
 
-    data = _load_data(args.data)
-    units = _units(args.model, args.layers, data.n_features, data.name)
+    ten = args.model in multiclass.MODELS
+    data = _load_data(args.data if args.data is not None else ("digits10" if ten else "digits"))
+    units = _units(args.model, args.layers, data.n_features, data.name, data.n_classes)
     lr, epochs = training_settings(args.model, args.optimizer, args.lr, args.epochs)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out if args.out is not None else Path("runs") / f"{stamp}-{args.model}-{Path(data.name).stem}"
     folder = RunFolder(out, overwrite=args.overwrite)
     try:
-        batches = "" if args.batch_size is None or args.batch_size >= data.n_train else f", batches of {args.batch_size}"
-        _say("train", f"{args.model} net {units} on {data.describe()}{batches}")
+        batch_size = default_batch_size(args.model) if args.batch_size is None else args.batch_size
+        batches = "" if batch_size is None or batch_size >= data.n_train else f", batches of {batch_size}"
+        what = f"{args.model} net {units}"
+        if args.model == "cnn":
+            what = multiclass.cnn_layout(multiclass.image_side(data.n_features), n_classes=data.n_classes)
+        _say("train", f"{what} on {data.describe()}{batches}")
         progress, close = _progress_bar(epochs, f"{args.model}/{Path(data.name).stem}", args.quiet)
         flow = tg.nn.FlowHistory() if args.report else None
         try:
             with tg.detect_anomaly() if args.detect_anomaly else contextlib.nullcontext():
                 network, history, config = fit(
-                    data, args.model, layers=units, epochs=epochs, lr=lr, optimizer=args.optimizer, init=args.init,
-                    seed=args.seed, batch_size=args.batch_size, keep_dead_units=args.keep_dead_units,
+                    data, args.model, layers=None if args.model == "cnn" else units, epochs=epochs, lr=lr,
+                    optimizer=args.optimizer, init=args.init, seed=args.seed, batch_size=args.batch_size, keep_dead_units=args.keep_dead_units,
                     progress=progress, log=lambda line: _say("train", line), compiled=args.compile, flow=flow,
                 )
         except TrainingDiverged as err:
@@ -239,11 +283,13 @@ def cmd_train(args) -> int:
         finally:
             close()
         save_parameters(folder.path("params.npz"), network, data)
-        title = f"{args.model} {units} on {Path(data.name).stem}, {args.optimizer} lr={lr:g}, init={args.init}"
-        save_cost_curve(folder.path("cost.png"), history.costs, title)
+        title = f"{args.model} {units} on {Path(data.name).stem}, {config['optimizer']} lr={lr:g}, init={args.init}"
+        save_cost_curve(folder.path("cost.png"), history.costs, title, n_classes=data.n_classes)
+        classes_report = write_confusion(folder.path("confusion.png"), network, data, title) if ten else {}
         graph_problem = _write_model_graph(folder.path("graph.svg"), network, data)
         metrics = metrics_of(history, config)
         metrics["compiled"] = args.compile
+        metrics.update(classes_report)
         flow_warnings = []
         if flow is not None:
             from tinygraph_models.flow import write_flow
@@ -255,11 +301,12 @@ def cmd_train(args) -> int:
     except BaseException:
         folder.abandon()
         raise
-    files = "params.npz  metrics.json  cost.png" + ("  graph.svg" if graph_problem is None else "")
+    files = "params.npz  metrics.json  cost.png" + ("  confusion.png" if ten else "") + ("  graph.svg" if graph_problem is None else "")
     files += "  flow.json  flow.png" if flow is not None else ""
     print(f"train accuracy  {history.train_accuracy:.4f}")
     print(f"test accuracy   {history.test_accuracy:.4f}")
-    print(f"final cost      {history.final_cost:.6f}  (first {history.costs[0]:.6f}, ln 2 = {math.log(2):.6f})")
+    C = data.n_classes
+    print(f"final cost      {history.final_cost:.6f}  (first {history.costs[0]:.6f}, ln {C} = {math.log(C):.6f})")
     print(f"time            {history.seconds:.2f} s for {epochs} epochs")
     print(f"run folder      {final}/  {files}")
     if graph_problem is not None:
@@ -269,10 +316,11 @@ def cmd_train(args) -> int:
     if history.final_cost > history.costs[0]:
         _say("train", f"warning: the cost rose from {history.costs[0]:.4g} to {history.final_cost:.4g}; "
                       f"the learning rate {lr:g} is probably too large")
-    elif at_chance(history):
+    elif at_chance(history, C):
         tries = "more --epochs, another --lr" + (" or --init he" if args.init != "he" else " or --seed")
-        _say("train", f"warning: the final cost {history.final_cost:.4f} is within 0.001 of ln 2 = {math.log(2):.4f}, "
-                      f"what always answering 0.5 costs: the network learned nothing; try {tries}")
+        guess = "0.5" if C == 2 else f"1/{C} for every class"
+        _say("train", f"warning: the final cost {history.final_cost:.4f} is within 0.001 of ln {C} = {math.log(C):.4f}, "
+                      f"what always answering {guess} costs: the network learned nothing; try {tries}")
     return 0
 
 
@@ -304,6 +352,10 @@ def _progress_bar(total: int, label: str, quiet: bool):
     return update, close
 
 
+def _network_words(network) -> str:
+    return network.describe() if hasattr(network, "describe") else f"{network.model} net {network.n_units}"
+
+
 def _write_model_graph(path: Path, network, data) -> str | None:
     """Draw the model's graph, with the gradients of one backward pass on a few training samples.
 
@@ -325,7 +377,7 @@ def _write_model_graph(path: Path, network, data) -> str | None:
         cost.backward(retain_graph=True)
         render(
             cost, path, show_grads=True, show_formulas=True, rankdir="TB",
-            title=f"{network.model} net {network.n_units}: cost on {n} training samples, after backward()",
+            title=f"{_network_words(network)}: cost on {n} training samples, after backward()",
         )
     except Exception as err:  # noqa: BLE001 - see the docstring
         return " ".join(str(err).split()) or type(err).__name__

@@ -24,8 +24,15 @@ import numpy as np
 import tinygraph as tg
 from tinygraph._files import make_folder_beside, write_atomically
 from tinygraph.data import batches
-from tinygraph_models import nets
+from tinygraph_models import multiclass, nets
 from tinygraph_models.data import Dataset
+
+#: Defaults of the ten-class models (see TRAIN_DEFAULTS).
+MULTICLASS_DEFAULTS = {
+    "softmax": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64},
+    "mlp": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64},
+    "cnn": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64},
+}
 
 #: Defaults per model for full-batch gradient descent on the standardised bundled data.
 #: Chosen without the test split, by 4-fold cross-validation inside each training split
@@ -36,6 +43,10 @@ TRAIN_DEFAULTS = {
     "logistic": {"lr": 0.1, "epochs": 1000},
     "shallow": {"lr": 0.3, "epochs": 1000},
     "deep": {"lr": 0.1, "epochs": 1000},
+    # The ten-class models, by 4-fold cross-validation inside the training split of
+    # digits10 (seeds 0-4; `python docs/make_figures.py --sweep10`, docs/tutorial.md
+    # section 12). Each names its optimizer and mini-batch size too.
+    **MULTICLASS_DEFAULTS,
 }
 
 #: Adam's step is about lr whatever the gradient's scale, so it wants a smaller lr than GD.
@@ -188,20 +199,46 @@ def _step(cost_of, opt, X, Y, epoch, epochs, lr) -> float:
     return value
 
 
-def at_chance(history: History) -> bool:
-    """Whether training ended where always answering 0.5 would: final cost within
-    :data:`CHANCE_TOLERANCE` of ln 2.
+def at_chance(history: History, n_classes: int = 2) -> bool:
+    """Whether training ended where always answering 0.5 would (1/C for C classes):
+    final cost within :data:`CHANCE_TOLERANCE` of ln 2 (ln C).
 
     Examples
     --------
     >>> at_chance(History(final_cost=0.6935)), at_chance(History(final_cost=0.2))
     (True, False)
+    >>> at_chance(History(final_cost=2.3026), n_classes=10)
+    True
     """
-    return abs(history.final_cost - math.log(2)) <= CHANCE_TOLERANCE
+    return abs(history.final_cost - math.log(n_classes)) <= CHANCE_TOLERANCE
 
 
-def training_settings(model: str, optimizer: str = "gd", lr: float | None = None, epochs: int | None = None) -> tuple:
-    """``(lr, epochs)`` for a run: the given values, else the model's TRAIN_DEFAULTS (ADAM_LR for Adam).
+def default_optimizer(model: str) -> str:
+    """The model's optimizer: "gd" (the document's) unless TRAIN_DEFAULTS names another.
+
+    Examples
+    --------
+    >>> default_optimizer("deep"), default_optimizer("cnn") == TRAIN_DEFAULTS["cnn"]["optimizer"]
+    ('gd', True)
+    """
+    if model not in TRAIN_DEFAULTS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(TRAIN_DEFAULTS)}")
+    return TRAIN_DEFAULTS[model].get("optimizer", "gd")
+
+
+def default_batch_size(model: str) -> int | None:
+    """The model's samples per update: None (the full batch) unless TRAIN_DEFAULTS names a size."""
+    if model not in TRAIN_DEFAULTS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(TRAIN_DEFAULTS)}")
+    return TRAIN_DEFAULTS[model].get("batch_size")
+
+
+def training_settings(model: str, optimizer: str | None = None, lr: float | None = None, epochs: int | None = None) -> tuple:
+    """``(lr, epochs)`` for a run: the given values, else the model's TRAIN_DEFAULTS.
+
+    The default lr belongs to the model's own optimizer; with another one it is
+    ADAM_LR for Adam, and for GD or momentum the model's ``gd_lr`` (or its ``lr`` when
+    GD is its optimizer). ``optimizer=None`` is the model's own.
 
     Examples
     --------
@@ -210,15 +247,22 @@ def training_settings(model: str, optimizer: str = "gd", lr: float | None = None
     >>> training_settings("deep", "adam", epochs=5)
     (0.01, 5)
     """
-    if model not in TRAIN_DEFAULTS:
+    defaults = TRAIN_DEFAULTS.get(model)
+    if defaults is None:
         raise ValueError(f"training_settings: unknown model {model!r}; choose one of {', '.join(TRAIN_DEFAULTS)}")
-    defaults = TRAIN_DEFAULTS[model]
+    own = default_optimizer(model)
+    optimizer = own if optimizer is None else optimizer
     if lr is None:
-        lr = ADAM_LR if optimizer == "adam" else defaults["lr"]
+        if optimizer == own or (optimizer == "momentum" and own == "gd"):
+            lr = defaults["lr"]
+        elif optimizer == "adam":
+            lr = ADAM_LR
+        else:
+            lr = defaults.get("gd_lr", defaults["lr"])
     return lr, (defaults["epochs"] if epochs is None else epochs)
 
 
-def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None, optimizer: str = "gd",
+def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None, optimizer: str | None = None,
         init: str = "he", seed: int = 0, batch_size: int | None = None, keep_dead_units: bool = False,
         progress=None, log=None, compiled: bool = False, flow=None):
     """Build and train a network exactly as ``tinygraph train`` does, without writing files.
@@ -229,15 +273,22 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     Parameters
     ----------
     data : Dataset
-    model : {"logistic", "shallow", "deep"}
+    model : {"logistic", "shallow", "deep", "softmax", "mlp", "cnn"}
+        The document's binary networks (:mod:`~tinygraph_models.nets`), or the
+        ten-class ones (:mod:`~tinygraph_models.multiclass`), which take any number of
+        classes.
     layers : list of int, optional
-        ``[n_x, ..., 1]``; default: ``nets.default_units(model, n_x)``.
+        ``[n_x, ..., 1]`` (``[n_x, ..., C]`` for softmax and mlp; none for cnn);
+        default: ``nets.default_units(model, n_x)`` or ``multiclass.default_units``.
     epochs, lr : optional
         Default: :func:`training_settings`.
-    optimizer, init, seed
+    optimizer : {"gd", "momentum", "adam"}, optional
+        Default: the model's (:func:`default_optimizer`).
+    init, seed
         As the command's options (``seed`` seeds the weights and the batch order).
     batch_size : int, optional
-        Default: the full batch; see :func:`train`.
+        Default: the model's (:func:`default_batch_size`; the full batch for the
+        document's networks); see :func:`train`.
     keep_dead_units : bool
         Skip :func:`nets.redraw_dead_units`.
     progress : callable, optional
@@ -249,7 +300,7 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
 
     Returns
     -------
-    network : nets.Network
+    network : nets.Network or multiclass.Classifier
     history : History
     config : dict
         The settings used, as written to metrics.json.
@@ -257,7 +308,9 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     Raises
     ------
     ValueError
-        For layer sizes that do not fit the model or the data, and as :func:`train`.
+        For layer sizes that do not fit the model or the data, a binary model on data of
+        more than two classes, a cnn on data that are not square images, and as
+        :func:`train`.
 
     Examples
     --------
@@ -266,15 +319,35 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     >>> config["layers"], config["lr"] == TRAIN_DEFAULTS["logistic"]["lr"], len(history.costs)
     ([30, 1], True, 20)
     """
-    units = nets.default_units(model, data.n_features) if layers is None else list(layers)
-    if units[0] != data.n_features:
-        raise ValueError(
-            f"fit: the layer sizes {units} start with {units[0]} inputs but {data.name} has "
-            f"{data.n_features} features"
-        )
-    units = nets.check_units(model, units)
+    optimizer = default_optimizer(model) if optimizer is None else optimizer
+    batch_size = default_batch_size(model) if batch_size is None else batch_size
     lr, epochs = training_settings(model, optimizer, lr, epochs)
-    network = nets.build(model, units, init=init, seed=seed, alive_on=None if keep_dead_units else data.train_x)
+    alive_on = None if keep_dead_units else data.train_x
+    if model in multiclass.MODELS:
+        if model == "cnn":
+            multiclass.image_side(data.n_features, data.name)
+        if layers is not None and layers[0] != data.n_features:
+            raise ValueError(
+                f"fit: the layer sizes {list(layers)} start with {layers[0]} inputs but {data.name} has "
+                f"{data.n_features} features"
+            )
+        network = multiclass.build(model, data.n_features, data.n_classes, layers=layers, init=init, seed=seed,
+                                   alive_on=alive_on)
+        units = network.n_units
+    else:
+        if data.n_classes != 2:
+            raise ValueError(
+                f"fit: --model {model} is a binary classifier (one sigmoid unit) but {data.name} has "
+                f"{data.n_classes} classes; use --model {', '.join(list(multiclass.MODELS)[:-1])} or {list(multiclass.MODELS)[-1]}"
+            )
+        units = nets.default_units(model, data.n_features) if layers is None else list(layers)
+        if units[0] != data.n_features:
+            raise ValueError(
+                f"fit: the layer sizes {units} start with {units[0]} inputs but {data.name} has "
+                f"{data.n_features} features"
+            )
+        units = nets.check_units(model, units)
+        network = nets.build(model, units, init=init, seed=seed, alive_on=alive_on)
     if network.redrawn and log is not None:
         shown = ", ".join(f"layer {l} unit {j}" for l, j in network.redrawn[:6])
         more = ", ..." if len(network.redrawn) > 6 else ""
@@ -287,6 +360,9 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
         "optimizer": optimizer, "init": init, "seed": seed, "batch_size": batch_size,
         "redrawn_units": [list(unit) for unit in network.redrawn],
     }
+    if model in multiclass.MODELS:
+        config["classes"] = list(data.classes)
+        config["network"] = network.describe()
     return network, history, config
 
 
@@ -320,11 +396,14 @@ def save_parameters(path: Path, network: nets.Network, data: Dataset) -> None:
     Besides ``W1, b1, ...`` it holds ``n_units``, ``model`` (a unicode array, not a
     pickled object, so ``np.load(..., allow_pickle=False)`` reads it) and the
     standardisation of the training split (``feature_mean``, ``feature_std``,
-    ``feature_scale``) that new inputs must go through first, and the names of the two
+    ``feature_scale``) that new inputs must go through first, and the names of the
     classes (``classes``), so ``tinygraph predict`` can classify new data with the file
-    alone.
+    alone. A CNN adds the shape its weights do not tell (``image_side``,
+    ``cnn_padding``, ``cnn_pool``).
     """
     arrays = dict(network.state())
+    if hasattr(network, "architecture"):
+        arrays.update(network.architecture())
     arrays["n_units"] = np.asarray(network.n_units, dtype=np.int64)
     arrays["model"] = np.asarray(network.model)
     if data.mean is not None:
@@ -372,25 +451,38 @@ def load_parameters(path) -> tuple[nets.Network, dict]:
     n_units = arrays.pop("n_units").tolist()
     model = str(arrays.pop("model"))
     params = {k: arrays.pop(k) for k in list(arrays) if k[0] in "Wb" and k[1:].isdigit()}
-    network = nets.Network(model, params)
+    try:
+        if model in multiclass.MODELS:
+            network = multiclass.from_parameters(model, params, arrays)
+        else:
+            network = nets.Network(model, params)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     if network.n_units != n_units:
         raise ValueError(f"{path}: the saved layer sizes {n_units} do not match the weights {network.n_units}")
     return network, arrays
 
 
-def save_cost_curve(path: Path, costs: list, title: str) -> None:
-    """Plot the cost per epoch, with ln 2 (the cost of always answering 0.5) for reference.
-
-    The image format follows ``path``'s suffix (``.png``, ``.svg``, ...).
-    """
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display is needed or wanted
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_cost_curve(path: Path, costs: list, title: str, n_classes: int = 2) -> None:
+    """Plot the cost per epoch, with ln 2 (the cost of always answering 0.5) for reference.
+
+    For C classes the reference is ln C, the cost of answering 1/C for every class.
+    The image format follows ``path``'s suffix (``.png``, ``.svg``, ...).
+    """
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     ax.plot(np.arange(1, len(costs) + 1), costs, color="#1f77b4", linewidth=1.6)
-    ax.axhline(math.log(2), color="#999999", linewidth=0.8, linestyle="--", label="ln 2 (a coin flip)")
+    chance = "ln 2 (a coin flip)" if n_classes == 2 else f"ln {n_classes} (a uniform guess among {n_classes} classes)"
+    ax.axhline(math.log(n_classes), color="#999999", linewidth=0.8, linestyle="--", label=chance)
     ax.set_xlabel("epoch")
     ax.set_ylabel("cost (mean cross-entropy)")
     ax.set_title(title, fontsize=10)
@@ -402,6 +494,77 @@ def save_cost_curve(path: Path, costs: list, title: str) -> None:
         write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
     finally:
         plt.close(fig)
+
+
+def save_confusion_matrix(path: Path, matrix, classes, title: str) -> None:
+    """Draw a confusion matrix (rows: true class, columns: predicted class) with its counts.
+
+    The diagonal holds the right answers; each row is also shown as the share of that
+    class's samples, by the colour, so classes of different sizes compare. Written
+    atomically; the format follows ``path``'s suffix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "confusion.png"
+    >>> save_confusion_matrix(path, np.array([[5, 1], [0, 4]]), ["a", "b"], "toy")
+    >>> path.read_bytes()[:4] == b"\x89PNG"
+    True
+    """
+    matrix = np.asarray(matrix)
+    classes = [str(c) for c in classes]
+    n = len(classes)
+    if matrix.shape != (n, n):
+        raise ValueError(f"save_confusion_matrix: a matrix of shape {matrix.shape} for {n} classes; expected ({n}, {n})")
+    totals = matrix.sum(axis=1, keepdims=True)
+    share = matrix / np.maximum(totals, 1)
+    plt = _pyplot()
+    size = min(9.0, 2.6 + 0.52 * n)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size), dpi=120)
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                dark = share[i, j] > 0.5
+                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=9 if n <= 12 else 6,
+                        color="white" if dark else ("#b22222" if i != j else "black"))
+    ax.set_xticks(range(n), classes, fontsize=9 if n <= 12 else 6)
+    ax.set_yticks(range(n), classes, fontsize=9 if n <= 12 else 6)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    right = int(np.trace(matrix))
+    ax.set_title(f"{title}\n{right} of {int(matrix.sum())} right; off the diagonal in red: the mistakes", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
+    finally:
+        plt.close(fig)
+
+
+def write_confusion(path: Path, network, data: Dataset, title: str) -> dict:
+    """Draw the confusion matrix of ``network`` on the test split to ``path``; returns what
+    metrics.json records of it: the counts and each class's test accuracy.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from tinygraph_models.data import load_dataset
+    >>> data = load_dataset("digits10")
+    >>> network, history, _ = fit(data, "softmax", epochs=2)
+    >>> out = write_confusion(pathlib.Path(tempfile.mkdtemp()) / "confusion.png", network, data, "softmax")
+    >>> sum(map(sum, out["confusion_matrix"]["counts"])), len(out["test_accuracy_per_class"])
+    (450, 10)
+    """
+    labels = np.asarray(data.test_y).ravel()
+    matrix = multiclass.confusion_matrix(labels, network.predict(data.test_x), data.n_classes)
+    save_confusion_matrix(path, matrix, data.classes, f"{title}: test split")
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+    return {
+        "confusion_matrix": {"split": "test", "rows": "true class", "columns": "predicted class",
+                             "classes": list(data.classes), "counts": matrix.tolist()},
+        "test_accuracy_per_class": {c: float(a) for c, a in zip(data.classes, per_class)},
+    }
 
 
 class RunFolder:

@@ -186,7 +186,7 @@ def good_arrays(n_train=6, n_test=4):
     "argv, fragments",
     [
         (["train", "--model", "resnet"], ["argument --model: invalid choice: 'resnet'"]),
-        (["train", "--data", "mnist"], ["unknown dataset 'mnist'; valid names are digits, breast-cancer"]),
+        (["train", "--data", "mnist"], ["unknown dataset 'mnist'; valid names are digits, digits10, breast-cancer"]),
         (["train", "--layers", "30,5,1"], ["--layers starts with 30 inputs but digits has 64 features; start the list with 64"]),
         (["train", "--model", "shallow", "--layers", "64,5,5,1"], ["--model shallow needs 3 layer sizes"]),
         (["train", "--layers", "64,5,2"], ["the output layer of a binary classifier has 1 unit, got 2"]),
