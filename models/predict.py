@@ -11,7 +11,11 @@ What can be classified:
 * a dataset: a bundled name, a ``.npz`` in the bundled layout or an HDF5 file in the
   document's layout; one split of it (``test`` by default), with its labels;
 * new samples without labels: a ``.npz`` holding ``x`` (features, n), and optionally
-  ``y`` (1, n) with 0/1 labels.
+  ``y`` (1, n) with 0/1 labels (class indices 0..C-1 for a run of C classes).
+
+A binary run's CSV gives, for every sample, the probability of class 1 (``A_L``); a run
+of the ten-class models (softmax, mlp, cnn) gives the probability of the predicted
+class (the largest entry of the softmax column).
 """
 
 from __future__ import annotations
@@ -62,15 +66,16 @@ class Inputs:
     y: np.ndarray | None
     scale: float
     name: str
+    classes: tuple | None = None  # the dataset's class names; None for a .npz of samples
 
 
 @dataclass
 class Predictions:
     """What :func:`predict` found for each sample."""
 
-    probability: np.ndarray  # (n,) P(class 1)
-    prediction: np.ndarray  # (n,) 0/1
-    labels: np.ndarray | None  # (n,) 0/1, when the data had labels
+    probability: np.ndarray  # (n,) P(class 1) for a binary run, else P(the predicted class)
+    prediction: np.ndarray  # (n,) the class index: 0/1 for a binary run
+    labels: np.ndarray | None  # (n,) class indices, when the data had labels
     classes: tuple
     name: str
     run: Path
@@ -82,11 +87,12 @@ class Predictions:
     def summary(self) -> list:
         """Lines for the user: how many samples, what was predicted, and the accuracy when labels are known."""
         n = self.prediction.size
-        ones = int(self.prediction.sum())
-        lines = [
-            f"{n} samples of {self.name} classified by {self.run}: "
-            f"{n - ones} {self.classes[0]}, {ones} {self.classes[1]}"
-        ]
+        counts = np.bincount(self.prediction.astype(np.int64), minlength=len(self.classes))
+        if len(self.classes) == 2:
+            shown = ", ".join(f"{count} {name}" for name, count in zip(self.classes, counts.tolist()))
+        else:  # ten counts read best as "class: count" (names may be digits)
+            shown = "predicted " + ", ".join(f"{name}: {count}" for name, count in zip(self.classes, counts.tolist()))
+        lines = [f"{n} samples of {self.name} classified by {self.run}: {shown}"]
         if self.labels is None:
             lines.append("accuracy        unknown (the data have no labels)")
         else:
@@ -161,7 +167,7 @@ def load_inputs(name_or_path, split: str = "test") -> Inputs:
         raise ValueError(f"load_inputs: split must be test, train or all, got {split!r}")
     x = np.concatenate([getattr(data, xk) for xk, _ in parts[split]], axis=1)
     y = np.concatenate([getattr(data, yk) for _, yk in parts[split]], axis=1).reshape(-1)
-    return Inputs(x=x, y=y, scale=data.scale, name=f"{data.name} ({split} split)")
+    return Inputs(x=x, y=y, scale=data.scale, name=f"{data.name} ({split} split)", classes=data.classes)
 
 
 def _samples(arrays: dict, path: Path) -> Inputs:
@@ -181,8 +187,8 @@ def _samples(arrays: dict, path: Path) -> Inputs:
         n = x.shape[1]
         if y.shape not in ((n,), (1, n)):
             raise DataError(f"{where}: y has shape {y.shape} but x has shape {x.shape}: expected (1, {n}), one label per column")
-        if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
-            raise DataError(f"{where}: y must hold only 0/1 labels")
+        if y.dtype.kind not in "biuf" or not np.all((y >= 0) & (y == np.floor(y))):
+            raise DataError(f"{where}: y must hold class labels, whole numbers from 0 (0/1 for a binary run)")
         y = y.reshape(-1).astype(np.float64)
     return Inputs(x=x, y=y, scale=scale, name=where)
 
@@ -213,13 +219,43 @@ def predict(run: Run, inputs: Inputs) -> Predictions:
             f"{inputs.name} has {inputs.x.shape[0]} features per sample but the network of {run.path} "
             f"takes {run.n_features}"
         )
+    _check_classes(run, inputs)
     X = run.prepare(inputs.x, inputs.scale)
-    probability = run.network.predict_proba(X).reshape(-1)
+    probabilities = run.network.predict_proba(X)
     prediction = run.network.predict(X).reshape(-1)
+    if probabilities.shape[0] == 1:  # the binary nets' sigmoid: P(class 1)
+        probability = probabilities.reshape(-1)
+    else:
+        probability = probabilities[prediction.astype(np.int64), np.arange(prediction.size)]
     return Predictions(
         probability=probability, prediction=prediction, labels=inputs.y, classes=run.classes,
         name=inputs.name, run=run.path,
     )
+
+
+def _numbered(classes) -> bool:
+    """Whether class names are only the default numbering "0", "1", ..."""
+    return list(classes) == [str(k) for k in range(len(classes))]
+
+
+def _check_classes(run: Run, inputs: Inputs) -> None:
+    """Refuse labels the run cannot mean: another set of classes, or labels beyond its classes."""
+    K = len(run.classes)
+    if inputs.classes is not None and tuple(inputs.classes) != tuple(run.classes):
+        if len(inputs.classes) != K or not (_numbered(inputs.classes) or _numbered(run.classes)):
+            def named(classes):
+                shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+                return f"{len(classes)} classes ({shown})"
+
+            raise DataError(
+                f"{inputs.name} has {named(inputs.classes)} but the network of {run.path} was trained on "
+                f"{named(run.classes)}"
+            )
+    if inputs.y is not None and inputs.y.size and inputs.y.max() >= K:
+        expected = "only 0/1 labels" if K == 2 else f"class labels 0..{K - 1}"
+        raise DataError(
+            f"{inputs.name}: y must hold {expected} (the run's {K} classes), found {inputs.y.max():g}"
+        )
 
 
 def write_predictions(file, result: Predictions) -> None:
