@@ -283,3 +283,19 @@ def test_every_in_place_write_is_remembered_not_only_the_last():
     other.data *= 2.0  # a later write to another array must not hide the first one
     with pytest.raises(RuntimeError, match="changed in place"):
         loss.backward()
+
+
+def test_an_op_without_forward_or_backward_says_so():
+    class NoForward(tg.Op):
+        def backward(self, ctx, g):
+            return g
+
+    class NoBackward(tg.Op):
+        def forward(self, x):
+            return 2.0 * x
+
+    with pytest.raises(NotImplementedError, match=r"^NoForward defines no forward$"):
+        NoForward.apply(tg.Tensor(A, requires_grad=True))
+    out = NoBackward.apply(tg.Tensor(A, requires_grad=True))
+    with pytest.raises(NotImplementedError, match=r"^NoBackward defines no backward$"):
+        out.sum().backward()

@@ -422,3 +422,17 @@ def test_tg_grad_results_never_share_memory_with_a_tensor_seed():
     assert not np.shares_memory(g, seed.data)
     g += 1.0
     assert seed.data.tolist() == [3.0, 4.0]
+
+
+def test_a_fresh_constant_is_a_read_only_leaf():
+    x = tg.Tensor([1.0], requires_grad=True)
+    constant = (x * 0.5772156649015329).grad_fn.parents[1]
+    assert constant.is_leaf and not constant.requires_grad and constant.saved[0].item() == 0.5772156649015329
+    with pytest.raises(ValueError):
+        constant.saved[0][...] = 7.0
+
+
+def test_a_user_op_with_three_inputs_on_plain_arrays():
+    out = FusedMultiplyAdd.apply(np.array([1.0, 2.0]), [3.0, 4.0], 0.5)
+    assert isinstance(out, tg.Tensor) and not out.requires_grad
+    np.testing.assert_array_equal(out.data, [3.5, 8.5])
