@@ -508,7 +508,7 @@ def save_confusion_matrix(path: Path, matrix, classes, title: str) -> None:
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "confusion.png"
     >>> save_confusion_matrix(path, np.array([[5, 1], [0, 4]]), ["a", "b"], "toy")
-    >>> path.read_bytes()[:4] == b"\x89PNG"
+    >>> path.read_bytes()[:4] == b"\\x89PNG"
     True
     """
     matrix = np.asarray(matrix)
