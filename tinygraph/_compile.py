@@ -685,14 +685,17 @@ def _generate(compiled, graph: _Graph, tracers, input_names, wants_input, grad_o
             returned = backward.run(seed, outputs)
 
     header = _header(compiled.__name__, args, arg_nodes, len(tracers), constants)
-    lines = header + [f"def forward({', '.join(args)}):"] + _with_comments(forward_lines, forward_comments)
+    saved: list = []
     if backward is not None:
         forward_names = dict.fromkeys([var[n] for n in arg_nodes] + [var[n] for n in graph.ops])
         used = _names_loaded(backward.lines + [r for r in returned if r])
         saved = [n for n in forward_names if n in used]
+    forward_lines, forward_comments = _free_dead(forward_lines, forward_comments, {out_var, *saved}, ns)
+    lines = header + [f"def forward({', '.join(args)}):"] + _with_comments(forward_lines, forward_comments)
+    if backward is not None:
         lines.append(f"    return {out_var}, {_tuple_text(saved)}")
         lines += ["", "", f"def backward({', '.join([seed] + saved)}):"]
-        lines += _with_comments(backward.lines, backward.comments)
+        lines += _with_comments(*_free_dead(backward.lines, backward.comments, set(returned), ns))
         grads = [r or "None" for r in returned]
         lines.append(f"    return {_tuple_text(grads) if len(grads) == 1 else ', '.join(grads)}")
     else:
@@ -750,6 +753,38 @@ _ARITHMETIC = frozenset({"add", "sub", "mul", "div"})
 
 def _tuple_text(items) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+#: Intermediates at least this large are deleted after their last use (smaller ones are left
+#: alone, so that small listings read as plain algebra).
+FREE_BYTES = 1 << 16
+
+
+def _free_dead(lines, comments, keep: set, ns: dict):
+    """The lines with ``del`` after the last read of each large intermediate the function makes
+    once and neither returns nor keeps: otherwise every one stays alive until the function returns."""
+    targets = [line.split(" = ", 1)[0] for line in lines]
+    assigned: dict = {}
+    for target in targets:
+        assigned[target] = assigned.get(target, 0) + 1
+    last_read: dict = {}
+    for i, line in enumerate(lines):
+        for name in _READ_NAME.findall(line.split(" = ", 1)[1]):
+            last_read[name] = i
+    dead_after: dict = {}
+    for i, target in enumerate(targets):
+        if assigned[target] == 1 and target not in keep and getattr(ns.get(target), "nbytes", 0) >= FREE_BYTES:
+            dead_after.setdefault(max(i, last_read.get(target, i)), []).append(target)
+    if not dead_after:
+        return lines, comments
+    out_lines, out_comments = [], []
+    for i, (line, comment) in enumerate(zip(lines, comments)):
+        out_lines.append(line)
+        out_comments.append(comment)
+        if i in dead_after:
+            out_lines.append(f"del {', '.join(dead_after[i])}")
+            out_comments.append("free: no later line reads it")
+    return out_lines, out_comments
 
 
 def _forward(graph, var, wants, names, ns, from_label):

@@ -454,3 +454,16 @@ def test_float32_stays_float32():
     out.backward()
     assert out.dtype == np.float32 and W.grad.dtype == np.float32 and b.grad.dtype == np.float32
     assert "float64" not in step.source
+
+
+def test_large_intermediates_are_freed_after_their_last_use():
+    step = tg.compile(lambda x, w: tg.tanh(tg.relu(w @ x) * 2.0).sum())
+    x = RNG.standard_normal((64, 256))
+    w = tg.Tensor(RNG.standard_normal((64, 64)), requires_grad=True)
+    step(x, w).backward()
+    source = step.source
+    assert "del wx" in source and "# free: no later line reads it" in source
+    # Small ones are left alone, so small listings read as plain algebra.
+    small = tg.compile(lambda x, w: tg.tanh(tg.relu(w @ x) * 2.0).sum())
+    small(x[:4, :4], tg.Tensor(RNG.standard_normal((4, 4)), requires_grad=True))
+    assert "del " not in small.source
