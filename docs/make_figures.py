@@ -1,7 +1,11 @@
 """Make the tutorial's figures and measure the accuracy table, in one command.
 
-    python docs/make_figures.py            # figures in docs/img/ and the tables on stdout (~1 min)
+    python docs/make_figures.py            # figures in docs/img/ and the tables on stdout (~2 min)
     python docs/make_figures.py --sweep    # also the cross-validation sweep behind the defaults (~20 min)
+    python docs/make_figures.py --part ten --sweep10   # the ten-class part, and its sweep (~30 min)
+
+``--part binary`` or ``--part ten`` makes only the document's binary networks' figures and
+table, or only the ten-class ones (softmax regression, MLP, CNN on digits10).
 
 Every run goes through ``tinygraph_models.train.fit``, the function ``tinygraph train``
 trains with, so the numbers are those of the command's defaults. Timings are of the
@@ -15,6 +19,9 @@ import argparse
 import itertools
 import math
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +31,9 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tinygraph_models import nets  # noqa: E402
+from tinygraph_models import multiclass, nets  # noqa: E402
 from tinygraph_models.data import Dataset, load_dataset  # noqa: E402
-from tinygraph_models.train import TRAIN_DEFAULTS, fit, train  # noqa: E402
+from tinygraph_models.train import TRAIN_DEFAULTS, fit, save_confusion_matrix, train  # noqa: E402
 
 IMG = Path(__file__).resolve().parent / "img"
 SEEDS = range(5)
@@ -180,16 +187,167 @@ def sweep():
         print(f"| {label} | {lr:g} | " + " | ".join(cells) + " |", flush=True)
 
 
+# ----------------------------------------------------------------- ten classes
+
+TEN_MODELS = ["softmax", "mlp", "cnn"]
+TEN_COLOURS = {"softmax": "#7f7f7f", "mlp": "#1f77b4", "cnn": "#d62728"}
+
+
+def ten_class_part():
+    """The three ten-class models on digits10 with the command's defaults, seeds 0-4: the
+    table, the cost curves, the CNN's confusion matrix and the whole command's time."""
+    data = load_dataset("digits10")
+    runs, networks = {}, {}
+    for model in TEN_MODELS:
+        results = []
+        for seed in SEEDS:
+            network, history, config = fit(data, model, seed=seed)
+            results.append((history, config))
+            networks[model, seed] = network
+        runs[(model, "digits10")] = results
+    settings = {model: {k: v for k, v in TRAIN_DEFAULTS[model].items()} for model in TEN_MODELS}
+    print(f"ten-class defaults: {settings}, mlp width {multiclass.MODELS['mlp']}, cnn {multiclass.CNN}\n")
+    print(accuracy_table(runs))
+    for model in TEN_MODELS:
+        test = [h.test_accuracy for h, _ in runs[(model, "digits10")]]
+        print(f"{model}: test accuracy per seed {[round(a, 4) for a in test]}")
+    print()
+    print(command_times())
+    plot_ten_class_costs(runs)
+    network = networks["cnn", 0]
+    matrix = multiclass.confusion_matrix(data.test_y, network.predict(data.test_x), data.n_classes)
+    save_confusion_matrix(IMG / "ten_class_confusion.png", matrix, data.classes,
+                          "cnn on digits10, defaults, seed 0: test split")
+    print(f"wrote docs/img/ten_class_confusion.png; the CNN's (seed 0) mistakes, true -> predicted: "
+          f"{[(int(i), int(j), int(matrix[i, j])) for i, j in zip(*np.nonzero(matrix - np.diag(np.diag(matrix))))]}")
+
+
+def command_times() -> str:
+    """The whole ``tinygraph train --model M`` command, start to exit (imports, training, files, graph), seed 0."""
+    lines = ["| command | wall time, start to exit |", "|---|---|"]
+    exe = Path(sys.executable).with_name("tinygraph")
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in TEN_MODELS:
+            t0 = time.perf_counter()
+            subprocess.run([str(exe), "train", "--model", model, "--quiet", "--out", f"{tmp}/{model}"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            lines.append(f"| `tinygraph train --model {model} --data digits10` | {time.perf_counter() - t0:.1f} s |")
+    return "\n".join(lines)
+
+
+def plot_ten_class_costs(runs):
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    for model in TEN_MODELS:
+        results = runs[(model, "digits10")]
+        test = [h.test_accuracy for h, _ in results]
+        config = results[0][1]
+        for seed, (history, _) in enumerate(results):
+            label = (f"{model} {config['layers']}, {config['optimizer']} lr {config['lr']:g}, batches of "
+                     f"{config['batch_size']}: test {np.mean(test):.3f}") if seed == 0 else None
+            ax.plot(np.arange(1, len(history.costs) + 1), history.costs, color=TEN_COLOURS[model],
+                    linewidth=1.6 if seed == 0 else 0.6, alpha=1.0 if seed == 0 else 0.5, label=label)
+    ax.axhline(math.log(10), color="#999999", linestyle="--", linewidth=0.8)
+    ax.text(1, math.log(10) * 1.1, "ln 10 (a uniform guess)", color="#777777", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch (one pass over the 1347 training images)")
+    ax.set_ylabel("training cost (mean cross-entropy), log scale")
+    ax.set_title("digits10: the three ten-class models, defaults, 5 seeds (seed 0 bold)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(frameon=False, fontsize=7.5, loc="lower left")
+    fig.tight_layout()
+    save(fig, "ten_class_cost_curves.png")
+
+
+def _ten_grid():
+    """(label, model, optimizer, lr, batch size, layers, cnn spec, checkpoints) of the ten-class sweep."""
+    grid = []
+    for lr in (0.1, 0.3, 1.0):
+        grid.append(("softmax", "softmax", "gd", lr, None, None, None, (100, 300, 1000)))
+    for lr in (0.001, 0.003, 0.01, 0.03):
+        grid.append(("softmax", "softmax", "adam", lr, 64, None, None, (10, 30, 100)))
+    for lr in (0.1, 0.3):
+        grid.append(("mlp, 64 hidden", "mlp", "gd", lr, None, [64, 64, 10], None, (300, 1000, 3000)))
+    for width in (32, 64, 128, 256):
+        for lr in (0.001, 0.003, 0.01):
+            grid.append((f"mlp, {width} hidden", "mlp", "adam", lr, 64, [64, width, 10], None, (10, 30, 100)))
+    grid.append(("cnn 16/32, padding 1", "cnn", "gd", 0.1, None, None, {"filters": (16, 32), "padding": 1}, (30, 100, 300)))
+    for padding in (0, 1):
+        for lr in (0.001, 0.003, 0.01):
+            spec = {"filters": (16, 32), "padding": padding}
+            grid.append((f"cnn 16/32, padding {padding}", "cnn", "adam", lr, 64, None, spec, (10, 30, 100)))
+    for filters in ((8, 16), (32, 64)):
+        grid.append((f"cnn {filters[0]}/{filters[1]}, padding 1", "cnn", "adam", 0.003, 64, None,
+                     {"filters": filters, "padding": 1}, (10, 30, 100)))
+    return grid
+
+
+def sweep10():
+    """Cross-validated accuracy of the ten-class models (4 folds of digits10's training split x
+    seeds 0-4) over optimizer, learning rate, epochs and width; the test split is not touched.
+
+    Adam runs in mini-batches of 64 (not tuned); GD on the full batch, as the document trains.
+    One run per (setting, fold, seed) gives every checkpoint: the validation accuracy is read
+    after those epochs. The rule: the highest mean; among settings within 0.002 of it, the
+    one with the fewest epochs, then the least time per epoch.
+    """
+    splits = list(folds("digits10"))
+    print("\nsweep10: validation accuracy, mean over 4 folds of digits10's training split x seeds 0-4")
+    print("| model | optimizer (batch) | lr | accuracy at epochs | seconds per run at the last epoch |")
+    print("|---|---|---|---|---|")
+    results = []
+    for label, model, optimizer, lr, batch, layers, spec, checkpoints in _ten_grid():
+        scores = {e: [] for e in checkpoints}
+        seconds = []
+        for data, seed in itertools.product(splits, SEEDS):
+            network = multiclass.build(model, data.n_features, data.n_classes, layers=layers, seed=seed,
+                                       alive_on=data.train_x, cnn=spec)
+
+            def record(epoch, cost, network=network, data=data, scores=scores):
+                if epoch in scores:
+                    scores[epoch].append(network.accuracy(data.test_x, data.test_y))
+
+            history = train(network, data, epochs=max(checkpoints), lr=lr, optimizer=optimizer, batch_size=batch,
+                            seed=seed, progress=record)
+            seconds.append(history.seconds)
+        cells = ", ".join(f"{e}: {np.mean(scores[e]):.4f}" for e in checkpoints)
+        batch_text = "full batch" if batch is None else f"batches of {batch}"
+        print(f"| {label} | {optimizer} ({batch_text}) | {lr:g} | {cells} | {np.mean(seconds):.2f} |", flush=True)
+        for e in checkpoints:
+            results.append((model, label, optimizer, lr, batch, e, float(np.mean(scores[e])),
+                            float(np.mean(seconds)) / max(checkpoints)))
+    print("\nchosen by the rule (highest mean; within 0.002 of it: fewest epochs, then least time per epoch):")
+    for model in TEN_MODELS:
+        mine = [r for r in results if r[0] == model]
+        best = max(r[6] for r in mine)
+        near = sorted((r for r in mine if r[6] >= best - 0.002), key=lambda r: (r[5], r[7]))
+        model_, label, optimizer, lr, batch, epochs, score, per_epoch = near[0]
+        print(f"- {model}: {label}, {optimizer}, lr {lr:g}, batch {batch}, {epochs} epochs: {score:.4f} (best {best:.4f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="also run the cross-validation sweep behind TRAIN_DEFAULTS")
+    parser.add_argument("--sweep10", action="store_true", help="also run the ten-class cross-validation sweep")
+    parser.add_argument("--part", choices=["all", "binary", "ten"], default="all",
+                        help="the document's binary networks, the ten-class ones, or both (default)")
     args = parser.parse_args()
     IMG.mkdir(exist_ok=True)
+    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, numpy {np.__version__}")
+    if args.part in ("all", "binary"):
+        binary_part(args)
+    if args.part in ("all", "ten"):
+        start = time.perf_counter()
+        ten_class_part()
+        print(f"\nten-class part: {time.perf_counter() - start:.0f} s")
+    if args.sweep10:
+        sweep10()
+
+
+def binary_part(args):
     start = time.perf_counter()
     data = {name: load_dataset(name) for name in DATASETS}
     runs = {(model, name): measure(data[name], model) for name in DATASETS for model in MODELS}
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, numpy {np.__version__}")
-    print(f"defaults: {TRAIN_DEFAULTS}, shallow width {nets.MODELS['shallow'][0]}\n")
+    print(f"defaults: { {m: TRAIN_DEFAULTS[m] for m in MODELS} }, shallow width {nets.MODELS['shallow'][0]}\n")
     print(accuracy_table(runs))
     by_init = {"he": runs[("deep", "digits")], "xavier": measure(data["digits"], "deep", init="xavier"),
                "document": measure(data["digits"], "deep", init="document")}

@@ -225,7 +225,7 @@ def _multiclass_units(model: str, layers, n_features: int, data_name: str, n_cla
     try:
         if model == "cnn":
             if layers is not None:
-                raise ValueError("--model cnn takes no --layers: its layers are fixed (conv, pool, conv, linear)")
+                raise ValueError("--model cnn takes no --layers: its layers are fixed (conv 3x3, max-pool 2, conv 3x3, linear)")
             multiclass.image_side(n_features, data_name)
             return multiclass.default_units(model, n_features, n_classes)
         units = multiclass.default_units(model, n_features, n_classes) if layers is None else layers

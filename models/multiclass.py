@@ -267,9 +267,9 @@ class ConvNet(Classifier):
             raise ValueError(f"cnn network: filters W1 {W1.shape} and W2 {W2.shape} do not chain (f1, 1, k, k), (f2, f1, k, k)")
         self.side, self.padding, self.pool = int(side), int(padding), int(pool)
         h = self.side - W1.shape[2] + 1  # the first convolution has no padding
-        h = h // self.pool
-        h = h + 2 * self.padding - W2.shape[2] + 1
-        if h < 1 or W3.shape[1] != W2.shape[0] * h * h:
+        pooled = h // self.pool
+        h = pooled + 2 * self.padding - W2.shape[2] + 1
+        if pooled < 1 or h < 1 or W3.shape[1] != W2.shape[0] * h * h:
             raise ValueError(
                 f"cnn network: W3 {W3.shape} does not fit {self.side}x{self.side} images through W1 {W1.shape}, "
                 f"a {self.pool}x{self.pool} pool and W2 {W2.shape} with padding {self.padding} ({W2.shape[0]} x {h} x {h} features)"
@@ -320,8 +320,9 @@ def _cnn_parameters(side: int, n_classes: int, *, filters, kernel: int, pool: in
     f1, f2 = filters
     conv1 = nn.Conv2d(1, f1, kernel, init=init, rng=rng, dtype=dtype)
     conv2 = nn.Conv2d(f1, f2, kernel, padding=padding, init=init, rng=rng, dtype=dtype)
-    h = (side - kernel + 1) // pool + 2 * padding - kernel + 1
-    if h < 1:
+    pooled = (side - kernel + 1) // pool
+    h = pooled + 2 * padding - kernel + 1
+    if pooled < 1 or h < 1:
         raise ValueError(f"cnn: {side}x{side} images are too small for two {kernel}x{kernel} convolutions and a pool of {pool}")
     W3 = INITS[init](rng, n_classes, f2 * h * h).astype(dtype)
     return {
@@ -362,7 +363,7 @@ def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     if model == "cnn":
         if layers is not None:
-            raise ValueError("--model cnn takes no --layers: its shape is conv 3x3 -> relu -> pool 2 -> conv 3x3 -> relu -> linear")
+            raise ValueError("--model cnn takes no --layers: its layers are fixed (conv 3x3, max-pool 2, conv 3x3, linear)")
         spec = CNN | (cnn or {})
         side = image_side(n_features)
         parameters = _cnn_parameters(side, n_classes, filters=spec["filters"], kernel=spec["kernel"], pool=spec["pool"],

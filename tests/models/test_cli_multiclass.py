@@ -1,0 +1,174 @@
+"""`tinygraph train --model softmax|mlp|cnn` and `tinygraph predict` on their run folders, as a
+user runs them: the run folder, the confusion matrix, the messages and the refusals."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygraph_models import cli, multiclass, train
+
+HAS_DOT = shutil.which("dot") is not None
+
+
+def run(capsys, *argv):
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One short run of each ten-class model, on digits10 by default."""
+    root = tmp_path_factory.mktemp("ten")
+    folders = {}
+    for model in multiclass.MODELS:
+        folders[model] = root / model
+        assert cli.main(["train", "--model", model, "--epochs", "2", "--quiet", "--out", str(folders[model])]) == 0
+    return folders
+
+
+@pytest.mark.parametrize("model", list(multiclass.MODELS))
+def test_the_run_folder_holds_a_confusion_matrix_that_agrees_with_the_metrics(runs, model):
+    folder = runs[model]
+    names = sorted(p.name for p in folder.iterdir())
+    expected = ["confusion.png", "cost.png", "metrics.json", "params.npz"] + (["graph.svg"] if HAS_DOT else [])
+    assert names == sorted(expected)
+    assert (folder / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    counts = np.array(metrics["confusion_matrix"]["counts"])
+    assert counts.shape == (10, 10) and counts.sum() == 450
+    assert np.trace(counts) / 450 == metrics["test_accuracy"]
+    assert metrics["confusion_matrix"]["classes"] == list("0123456789")
+    per_class = metrics["test_accuracy_per_class"]
+    assert [per_class[c] for c in "0123456789"] == (counts.diagonal() / counts.sum(axis=1)).tolist()
+    config = metrics["config"]
+    defaults = train.TRAIN_DEFAULTS[model]
+    assert config["data"] == "digits10" and config["classes"] == list("0123456789")
+    assert (config["optimizer"], config["lr"], config["batch_size"]) == (
+        defaults["optimizer"], defaults["lr"], defaults["batch_size"])
+    assert config["epochs"] == 2 and len(metrics["cost_every_epoch"]) == 2
+    assert config["layers"] == multiclass.default_units(model, 64, 10)
+
+
+def test_the_cnns_graph_shows_its_convolutions(runs):
+    if not HAS_DOT:
+        pytest.skip("Graphviz's dot is not installed")
+    text = (runs["cnn"] / "graph.svg").read_text()
+    assert "conv2d" in text and "max_pool2d" in text and "cross_entropy" in text
+
+
+@pytest.mark.parametrize("model", list(multiclass.MODELS))
+def test_predict_reproduces_the_recorded_accuracy(runs, model, capsys):
+    status, out, err = run(capsys, "predict", str(runs[model]), "--data", "digits10")
+    assert status == 0, err
+    table = list(csv.DictReader(io.StringIO(out)))
+    metrics = json.loads((runs[model] / "metrics.json").read_text())
+    assert len(table) == 450
+    assert sum(r["prediction"] == r["label"] for r in table) / 450 == metrics["test_accuracy"]
+    assert all(r["class"] == r["prediction"] for r in table)  # the digits' names are their labels
+    assert all(0.1 <= float(r["probability"]) <= 1.0 for r in table)  # the largest of ten probabilities
+    assert f"accuracy {metrics['test_accuracy']:.4f}" in " ".join(err.split())
+    assert "predicted 0: " in err
+
+
+def test_predict_refuses_data_of_other_classes(runs, capsys):
+    status, _, err = run(capsys, "predict", str(runs["softmax"]), "--data", "digits")
+    assert status == 1 and err.strip() == (
+        f"tinygraph predict: error: digits (test split) has 2 classes (digit 0-4, digit 5-9) but the network of "
+        f"{runs['softmax']} was trained on 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"
+    )
+
+
+def test_predict_refuses_labels_beyond_the_runs_classes(runs, tmp_path, capsys):
+    path = tmp_path / "new.npz"
+    np.savez(path, x=np.zeros((64, 3)), y=np.array([0, 9, 10]))
+    status, _, err = run(capsys, "predict", str(runs["mlp"]), "--data", str(path))
+    assert status == 1 and err.strip() == (
+        "tinygraph predict: error: new.npz: y must hold class labels 0..9 (the run's 10 classes), found 10"
+    )
+
+
+def test_the_messages_name_the_network_and_the_chance_level(tmp_path, capsys):
+    status, out, err = run(capsys, "train", "--model", "cnn", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    assert err.startswith(
+        "tinygraph train: cnn on 8x8 images: conv 16@3x3 -> relu -> max-pool 2 -> conv 32@3x3 (padding 1) -> relu -> "
+        "linear 10 on digits10: 64 features, 10 classes"
+    )
+    assert ", batches of 64" in err.splitlines()[0]
+    assert "ln 10 = 2.302585" in out and "confusion.png" in out
+
+
+def test_softmax_regression_on_the_binary_digits_is_a_two_class_softmax(tmp_path, capsys):
+    status, out, err = run(capsys, "train", "--model", "softmax", "--data", "digits", "--epochs", "2", "--quiet",
+                           "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["config"]["layers"] == [64, 2] and "ln 2 = " in out
+    assert np.array(metrics["confusion_matrix"]["counts"]).shape == (2, 2)
+
+
+def test_the_binary_runs_are_unchanged_no_confusion_matrix(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--model", "logistic", "--epochs", "2", "--quiet", "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    assert not (tmp_path / "r" / "confusion.png").exists()
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert "confusion_matrix" not in metrics and metrics["config"]["optimizer"] == "gd"
+    assert metrics["config"]["batch_size"] is None and metrics["config"]["data"] == "digits"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "deep", "--data", "digits10"],
+         "--model deep is a binary classifier (one sigmoid unit) but digits10 has 10 classes; use --model softmax, mlp or cnn"),
+        (["--model", "cnn", "--data", "breast-cancer"],
+         "--model cnn takes square one-channel images, one per column: breast-cancer has 30 features, not a square number"),
+        (["--model", "cnn", "--layers", "64,10"],
+         "--model cnn takes no --layers: its layers are fixed (conv 3x3, max-pool 2, conv 3x3, linear)"),
+        (["--model", "mlp", "--layers", "64,32,1"],
+         "the output layer of a 10-class classifier has 10 units, one per class, got 1 in [64, 32, 1]"),
+        (["--model", "softmax", "--layers", "30,10"],
+         "--layers starts with 30 inputs but digits10 has 64 features; start the list with 64"),
+        (["--model", "softmax", "--layers", "64,32,10"], "--model softmax needs 2 layer sizes ([n_x, 10]), got [64, 32, 10]"),
+    ],
+)
+def test_misuse_is_one_line_and_exit_status_2(tmp_path, capsys, argv, message):
+    status, _, err = run(capsys, "train", *argv, "--out", str(tmp_path / "r"))
+    assert status == 2 and err.strip() == f"tinygraph train: error: {message}"
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_ten_class_npz_of_the_users_trains(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 60))
+    y = rng.integers(0, 3, 60)
+    x[:, y == 1] += 2.0
+    x[:, y == 2] -= 2.0
+    path = tmp_path / "three.npz"
+    np.savez(path, train_x=x[:, :40], train_y=y[:40], test_x=x[:, 40:], test_y=y[40:], classes=np.array(["a", "b", "c"]))
+    status, out, err = run(capsys, "train", "--model", "cnn", "--data", str(path), "--epochs", "3", "--quiet",
+                           "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    assert "cnn on 4x4 images" in err and "ln 3 = " in out
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["confusion_matrix"]["classes"] == ["a", "b", "c"]
+
+
+def test_the_installed_command_trains_a_cnn(tmp_path):
+    # As a newcomer types it; the progress bar and the first line go to stderr.
+    exe = Path(sys.executable).with_name("tinygraph")
+    result = subprocess.run([str(exe), "train", "--model", "cnn", "--data", "digits10", "--epochs", "1",
+                             "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                            env=dict(os.environ, COLUMNS="100"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "cnn/digits10" in result.stderr and "Traceback" not in result.stderr
+    assert "test accuracy" in result.stdout
