@@ -59,7 +59,7 @@ def test_remove_and_registering_one_function_twice():
     (x * 1.0).sum().backward()
     np.testing.assert_allclose(x.grad, [2.0])
     second.remove()
-    assert x.node.hooks is None
+    assert not x.node.hooks
     x.grad = None
     (x * 1.0).sum().backward()
     np.testing.assert_allclose(x.grad, [1.0])

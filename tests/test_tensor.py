@@ -492,3 +492,67 @@ def test_a_write_to_another_part_of_the_same_buffer_is_no_false_alarm():
     odd.data *= 3.0
     loss.backward()
     np.testing.assert_array_equal(even.grad, 2 * buffer[0::2])
+
+
+# ----------------------------------------------------------------- a review's findings, pinned
+
+
+def test_a_write_through_a_temporary_view_is_caught():
+    w = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True, name="w")
+    o = (w * w).sum()
+    w[1:].data *= 5  # the view is gone before backward; w's array, which mul saved, changed
+    with pytest.raises(RuntimeError, match="changed in place"):
+        o.backward()
+
+
+def test_a_write_through_numpys_out_is_caught():
+    X = tg.Tensor([1.0, 2.0], name="X")
+    w = tg.Tensor([1.0, 1.0], requires_grad=True)
+    o = (w * X).sum()
+    np.multiply(X, 5, out=X)
+    with pytest.raises(RuntimeError, match="'X' was changed in place"):
+        o.backward()
+
+
+def test_grad_of_the_wrong_shape_is_refused_when_assigned():
+    x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"grad: a gradient of shape \(3, 1\) cannot belong to a Tensor of shape \(3,\)"):
+        x.grad = np.zeros((3, 1))
+    x.grad = [0.5, 0.5, 0.5]  # array-likes become arrays of the tensor's dtype
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.5, 2.5, 2.5])
+
+
+def test_create_graph_gradients_keep_the_inputs_dtype_and_so_do_optimizer_steps():
+    x = tg.Tensor(np.float32([1.0, 2.0]), requires_grad=True)
+    (x * np.array([1.0, 2.0])).sum().backward(create_graph=True)  # a float64 constant promotes the product
+    assert x.grad.dtype == np.float32
+    x.grad = np.array([1.0, 1.0])  # a float64 gradient
+    tg.optim.GD([x], lr=0.1).step()
+    assert x.dtype == np.float32
+
+
+def test_boolean_questions_about_values_are_answered_on_tensors_that_require_grad():
+    loss = (tg.Tensor([1.0, 2.0], requires_grad=True) * 2).sum()
+    assert np.isfinite(loss) and not np.isnan(loss)
+    assert np.allclose(loss, 6.0) and np.array_equal(loss, 6.0)
+    with pytest.raises(TypeError, match="np.cumsum is not differentiable"):
+        np.cumsum(loss)
+
+
+def test_a_new_dtype_keeps_the_gradient_and_a_removed_hook_stays_removed():
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_hook(lambda g: seen.append(1))
+    (w * w).sum().backward()
+    w.data = w.data.astype(np.float32)  # a new leaf node for the new dtype
+    assert w.grad.dtype == np.float32 and w.grad.tolist() == [2.0, 4.0]
+    handle.remove()
+    (w * w).sum().backward()
+    assert seen == [1]
+
+
+def test_grad_names_grad_outputs_for_a_non_scalar_output():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="grad: the output has shape \\(2,\\); without grad_outputs="):
+        tg.grad(x * 2, x)

@@ -368,16 +368,30 @@ _last_write = -1
 
 
 def note_inplace_write(array: np.ndarray, what: str) -> None:
-    """Remember that ``array`` was changed in place, so older nodes that saved it refuse backward."""
+    """Remember that ``array`` was changed in place, so older nodes that saved it refuse backward.
+
+    The record is kept against the array that owns the memory, with the written
+    array's own byte range: ``w[1:].data *= 5`` writes through a view that is gone by
+    the time backward runs, while ``w``'s array and its saved copies live on.
+    """
     global _last_write
     stamp = next(_ids)
-    key = id(array)
+    owner = array
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    low, high = _byte_bounds(array)
+    key = (id(owner), low, high)
     try:
-        ref = weakref.ref(array, lambda _, key=key: _writes.pop(key, None))
+        ref = weakref.ref(owner, lambda _, key=key: _writes.pop(key, None))
     except TypeError:  # pragma: no cover - every ndarray takes weak references
         return
-    _writes[key] = (stamp, ref, what)
+    # The written array itself while it lives (an exact overlap test), else its byte range.
+    _writes[key] = (stamp, ref, weakref.ref(array), (low, high), what)
     _last_write = stamp
+
+
+# numpy 2 moved byte_bounds to numpy.lib.array_utils.
+_byte_bounds = getattr(getattr(np.lib, "array_utils", np), "byte_bounds", None) or np.byte_bounds
 
 
 _TOO_HARD = getattr(np, "exceptions", np).TooHardError  # numpy < 1.25 kept it at the top level
@@ -397,9 +411,16 @@ def _check_not_written(node: Node, saved: tuple) -> None:
     for index, array in enumerate(saved):
         if not isinstance(array, np.ndarray):
             continue
-        for stamp, ref, what in list(_writes.values()):
-            written = ref()
-            if stamp > node.id and written is not None and _overlap(array, written):
+        for stamp, owner_ref, written_ref, (low, high), what in list(_writes.values()):
+            if stamp <= node.id or owner_ref() is None:
+                continue
+            written = written_ref()
+            if written is not None:
+                hit = _overlap(array, written)
+            else:  # the view that was written is gone: compare the bytes it covered
+                start, end = _byte_bounds(array)
+                hit = start < high and low < end
+            if hit:
                 slot = node.rule.save_slots[index] if index < len(node.rule.save_slots) else index
                 value = "its output" if slot < 0 else f"its input {slot}"
                 raise RuntimeError(
@@ -487,18 +508,15 @@ def _run_hooks(node: Node, g, create_graph: bool):
 class HookHandle:
     """What ``Tensor.register_hook`` returns: ``remove()`` takes the hook off again."""
 
-    __slots__ = ("_node", "_entry")
+    __slots__ = ("_hooks", "_entry")
 
     def __init__(self, node: Node, entry):
-        self._node, self._entry = weakref.ref(node), entry
+        # The list, not the node: a leaf given a new value shares its hook list with its new node.
+        self._hooks, self._entry = node.hooks, entry
 
     def remove(self) -> None:
-        """Remove the hook (removing it twice, or after its graph is gone, does nothing)."""
-        node = self._node()
-        if node is None or node.hooks is None:
-            return
-        kept = [h for h in node.hooks if h is not self._entry]
-        node.hooks = kept or None
+        """Remove the hook (removing it twice does nothing)."""
+        self._hooks[:] = [h for h in self._hooks if h is not self._entry]
 
 
 def add_hook(node: Node, fn) -> HookHandle:
@@ -509,7 +527,10 @@ def add_hook(node: Node, fn) -> HookHandle:
         return fn(g)
 
     entry.__qualname__ = getattr(fn, "__qualname__", type(fn).__name__)
-    node.hooks = [*(node.hooks or ()), entry]
+    if node.hooks is None:
+        node.hooks = [entry]
+    else:  # in place: the list may be shared with the node of the same leaf's new value
+        node.hooks.append(entry)
     return HookHandle(node, entry)
 
 
@@ -549,8 +570,8 @@ def _propagate(node: Node, g, grads: dict, heap: list, retain_graph: bool, creat
             if gi.shape != parent.shape:
                 gi = sum_to_shape(gi, parent.shape, op=node.name, index=index)
             dtype = parent.dtype
-            if gi.dtype is not dtype and gi.dtype != dtype and type(gi) is np.ndarray:
-                gi = gi.astype(dtype)
+            if gi.dtype is not dtype and gi.dtype != dtype:
+                gi = gi.astype(dtype)  # under create_graph a recorded cast, so float32 stays float32 there too
             prev = grads.get(parent)  # _receive, inline: this runs once per edge
             if prev is None:
                 grads[parent] = gi

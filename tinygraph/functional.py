@@ -67,7 +67,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     for i, t in enumerate(outputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad: it does not depend on any input")
-    seeds = [_seed(o, g, create_graph=create_graph) for o, g in zip(outputs, grad_outputs)]
+    seeds = [_seed(o, g, create_graph=create_graph, what="grad") for o, g in zip(outputs, grad_outputs)]
     retain = create_graph if retain_graph is None else retain_graph
     roots = [o.node for o in outputs]
     sink = Capture(roots, [t.node for t in inputs])

@@ -66,7 +66,8 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 # A new array each step: the old one may be the user's, or saved by a retained graph.
-                p.data = self._update(i, p.data, np.asarray(p.grad))
+                # In the parameter's dtype: a float64 gradient must not turn a float32 net into float64.
+                p.data = self._update(i, p.data, np.asarray(p.grad)).astype(p.data.dtype, copy=False)
 
     def _update(self, i: int, value: np.ndarray, grad: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError

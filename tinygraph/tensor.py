@@ -246,6 +246,8 @@ class Tensor:
         node.scope = self._scope
         if before is not None and before.hooks is not None:  # a new value keeps the tensor's hooks
             node.hooks = before.hooks
+        if before is not None and before.grad is not None and before.grad.shape == node.shape:
+            node.grad = before.grad.astype(node.dtype)  # a new dtype keeps the gradient, cast (as PyTorch's .data)
 
     @property
     def grad(self):
@@ -261,6 +263,13 @@ class Tensor:
             if value is None:
                 return
             raise RuntimeError("grad: this Tensor does not require grad, so it holds no gradient")
+        if value is not None:
+            if not isinstance(value, (np.ndarray, Tensor)):
+                value = np.asarray(value, dtype=node.dtype)
+            if value.shape != node.shape:  # the next backward would broadcast into it silently
+                raise ValueError(
+                    f"grad: a gradient of shape {fmt(value.shape)} cannot belong to a Tensor of shape {fmt(node.shape)}"
+                )
         node.grad = value
 
     # ----- the value and the flag -----
@@ -492,7 +501,9 @@ class Tensor:
         function = _UFUNCS.get(ufunc)
         if method == "__call__" and not kwargs and function is not None:
             return function(*inputs)
-        if _any_requires_grad(inputs) or _any_requires_grad(kwargs.values()):
+        if (_any_requires_grad(inputs) or _any_requires_grad(kwargs.values())) and not (
+            method == "__call__" and "out" not in kwargs and ufunc in _PREDICATES
+        ):
             call = f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method}"
             raise TypeError(
                 f"{call} is not differentiable in tinygraph and would cut the graph; "
@@ -502,7 +513,11 @@ class Tensor:
         out = kwargs.get("out")
         if out is not None:
             kwargs["out"] = tuple(_raw(o) for o in out)
-        return getattr(ufunc, method)(*_raw_all(inputs), **kwargs)
+        result = getattr(ufunc, method)(*_raw_all(inputs), **kwargs)
+        for o in out or ():
+            if isinstance(o, Tensor):  # np.multiply(X, 5, out=X): graphs that saved X's array must know
+                note_inplace_write(o._data, o._describe())
+        return result
 
     def __array_function__(self, func, types, args, kwargs):
         # numpy functions that are not ufuncs (np.dot, np.sum, ...): the document's own
@@ -515,7 +530,7 @@ class Tensor:
                 if "argument" not in str(err):
                     raise
                 raise TypeError(f"np.{func.__name__} on a Tensor: {err}") from None
-        if _any_requires_grad(args) or _any_requires_grad(kwargs.values()):
+        if (_any_requires_grad(args) or _any_requires_grad(kwargs.values())) and func not in _PREDICATES:
             raise TypeError(
                 f"np.{func.__name__} is not differentiable in tinygraph and would cut the graph; "
                 "use a tinygraph op, define an Op, or leave the graph with .detach().numpy()"
@@ -583,13 +598,17 @@ class Tensor:
 # ----------------------------------------------------------------- seeds
 
 
-def _seed(root: Tensor, grad, *, create_graph: bool):
-    """The gradient that starts backward at ``root``: ones for a one-element root, else ``grad`` checked."""
+def _seed(root: Tensor, grad, *, create_graph: bool, what: str = "backward"):
+    """The gradient that starts backward at ``root``: ones for a one-element root, else ``grad`` checked.
+
+    ``what`` is the caller's name in messages: ``backward`` (argument ``grad=``) or ``grad`` (``grad_outputs=``).
+    """
+    argument = "grad=" if what == "backward" else "grad_outputs="
     if grad is None:
         if root._data.size != 1:
             raise ValueError(
-                f"backward: the root has shape {fmt(root.shape)}; backward() without grad= needs a scalar "
-                "(one-element) root, so reduce it first (e.g. .sum() or .mean()) or pass grad= of that shape"
+                f"{what}: the output has shape {fmt(root.shape)}; without {argument} it must be a scalar "
+                f"(one-element) Tensor, so reduce it first (e.g. .sum() or .mean()) or pass {argument[:-1]} of that shape"
             )
         seed = np.ones(root.shape, dtype=root.dtype)
     else:
@@ -598,7 +617,8 @@ def _seed(root: Tensor, grad, *, create_graph: bool):
             seed = np.asarray(seed, dtype=root.dtype)
         if seed.shape != root.shape:
             raise ValueError(
-                f"backward: grad has shape {fmt(seed.shape)} but the root has shape {fmt(root.shape)}; they must match"
+                f"{what}: {argument[:-1]} has shape {fmt(seed.shape)} but the output has shape {fmt(root.shape)}; "
+                "they must match"
             )
     if create_graph and not isinstance(seed, Tensor):
         seed = _make(seed, None)
@@ -780,6 +800,13 @@ def _np_power(a, b):
         return apply1(OPS["pow"](b), a)
     return apply1(OPS["exp_base"](a), b)
 
+
+# Questions about values (is it finite? are two arrays close?) have boolean answers with no
+# gradient to lose, so numpy answers them on any Tensor, like the comparison operators.
+_PREDICATES = frozenset(
+    [f for f in vars(np).values() if isinstance(f, np.ufunc) and f.types and all(t.endswith("->?") for t in f.types)]
+    + [np.allclose, np.isclose, np.array_equal, np.array_equiv, np.shape, np.ndim, np.size, np.count_nonzero]
+)
 
 _ARRAY_FUNCTIONS[np.dot] = _np_dot
 # split makes one indexing op per piece; argmax and argmin give integers, with no gradient to lose.
