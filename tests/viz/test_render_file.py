@@ -41,11 +41,11 @@ def test_render_names_an_unwritable_path(tmp_path):
     missing = tmp_path / "no" / "such" / "dir" / "graph.svg"
     with pytest.raises(OSError, match=re.escape(str(missing))):
         render(x * 2, missing)
-    with pytest.raises(OSError, match="is a directory"):
+    with pytest.raises(OSError, match="is a folder"):
         render(x * 2, tmp_path)
     a_file = tmp_path / "file.txt"
     a_file.write_text("")
-    with pytest.raises(OSError, match="not a directory"):
+    with pytest.raises(OSError, match="is not a folder"):
         render(x * 2, a_file / "graph.svg")
     with pytest.raises(TypeError, match="show_grad"):
         render(x * 2, tmp_path / "graph.svg", show_grad=True)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from tinygraph._files import write_atomically
 from tinygraph.viz._dot import draw
 from tinygraph.viz._runner import run_dot
 
@@ -52,31 +52,18 @@ def render(root, path, format: str = "svg", **options) -> Path:
     >>> render(w * 2, "/nonexistent-dir/graph.svg")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: render: cannot write '/nonexistent-dir/graph.svg': its directory '/nonexistent-dir' does not exist
+    FileNotFoundError: render: cannot write '/nonexistent-dir/graph.svg': its folder '/nonexistent-dir' does not exist
     """
     graph = draw(root, **options)  # bad options fail before any file work
     path = Path(os.fspath(path))
-    directory = path.parent
-    if path.is_dir():
-        raise IsADirectoryError(f"render: cannot write '{path}': it is a directory; give a file name such as '{path / 'graph.svg'}'")
-    if not directory.is_dir():
-        what = "is not a directory" if directory.exists() else "does not exist"
-        raise FileNotFoundError(f"render: cannot write '{path}': its directory '{directory}' {what}")
+    if path.is_dir() or not path.parent.is_dir():
+        _write(path, lambda tmp: None)  # the one atomic writer says what is wrong with the path, before dot runs
     data = run_dot(graph.source, format, timeout=graph.timeout, stats=graph.stats, options=graph.options)
+    return _write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def _write(path: Path, write) -> Path:
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        return write_atomically(path, write)
     except OSError as err:
-        raise PermissionError(f"render: cannot write '{path}': {err.strerror or err}") from err
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        # mkstemp makes a private (0600) file; a picture is for everyone to read.
-        os.chmod(temp, os.stat(path).st_mode & 0o7777 if path.exists() else 0o644)
-        os.replace(temp, path)
-    except OSError as err:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise OSError(err.errno, f"render: cannot write '{path}': {err.strerror or err}") from err
-    return path
+        raise type(err)(f"render: {err}") from None  # the one-line message, prefixed by what failed
