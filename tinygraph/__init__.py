@@ -17,7 +17,7 @@ from tinygraph.tensor import Tensor
 from tinygraph._anomaly import detect_anomaly
 from tinygraph.viz import draw
 from tinygraph._compile import compile  # noqa: A004  (tg.compile; shadows the builtin in tg's namespace only)
-from tinygraph import nn, optim  # noqa: E402  (they build on the names above)
+from tinygraph import data, nn, optim  # noqa: E402  (they build on the names above)
 
 # The function form of every op (tg.exp, tg.matmul, tg.binary_cross_entropy, ...), as the op table declares them.
 globals().update(FUNCTIONS)
@@ -38,5 +38,6 @@ __all__ = [  # noqa: PLE0604  (the op table names the functions)
     "draw",
     "nn",
     "optim",
+    "data",
     *sorted(FUNCTIONS),
 ]
