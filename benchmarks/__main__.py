@@ -21,15 +21,16 @@ import shlex
 import sys
 import time
 
-from benchmarks import check, engines as engine_registry, machine, rows, workloads
+from benchmarks import check, engines as engine_registry, machine, rows, ten_class, workloads
 from benchmarks.report import table, verdicts
 
-ALL_ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+ALL_ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9") + ten_class.ROWS
 
 #: The workloads each row times, so the check covers exactly what will run.
 CHECKED = {
     "1": ["deep"], "2": ["logistic"], "3": ["mlp32", "mlp64"], "4": ["chain2k"], "5": ["chain100k"],
     "6": ["deep", "mlp32", "mlp64"], "7": [], "8": ["small"], "9": ["deep"],
+    **{r: [] for r in ten_class.ROWS},  # rows 10-12 check their own workloads (ten_class.check_all)
 }  # fmt: skip
 
 
@@ -78,6 +79,7 @@ def timed_rows(selected, engines, checks, settings) -> list:
     if "9" in selected:
         progress("row 9: tg.compile's tracing and code generation")
         out.append(rows.compile_time_row(engines, checks, settings))
+    out += ten_class.timed_rows(selected, engines, checks, settings, progress)
     return out
 
 
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
 
     keys = list(dict.fromkeys(k for r in args.rows for k in CHECKED[r]))
     progress(f"checking gradients of {', '.join(keys)} on {', '.join(engines)}")
-    checks = check.check_all(engines, keys)
+    checks = check.check_all(engines, keys) + ten_class.check_all(engines, args.rows)
     all_ok = all(r.ok for r in checks)
     print("## Gradient check (before any timing)\n")
     print(f"Every engine against hand-written numpy on the same weights; float64 bound {check.TOLERANCE:.0e}.\n")
@@ -130,7 +132,7 @@ def main(argv=None) -> int:
     if "7" in args.rows:
         progress("row 7: rendering (child processes)")
         main_rows += rows.render_rows(settings)
-    order = {n: i for i, n in enumerate(["1", "2", "3a", "3b", "4", "5a", "5b", "6a", "6b", "6c", "7a", "7b", "7c", "8", "9"])}
+    order = {n: i for i, n in enumerate(["1", "2", "3a", "3b", "4", "5a", "5b", "6a", "6b", "6c", "7a", "7b", "7c", "8", "9", "10", "11a", "11b", "12"])}
     main_rows.sort(key=lambda r: order.get(r.number, 99))
 
     default_rows = []

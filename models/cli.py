@@ -283,7 +283,8 @@ def cmd_train(args) -> int:
         finally:
             close()
         save_parameters(folder.path("params.npz"), network, data)
-        title = f"{args.model} {units} on {Path(data.name).stem}, {config['optimizer']} lr={lr:g}, init={args.init}"
+        shape = f"(filters {units[1]}, {units[2]})" if args.model == "cnn" else units
+        title = f"{args.model} {shape} on {Path(data.name).stem}, {config['optimizer']} lr={lr:g}, init={args.init}"
         save_cost_curve(folder.path("cost.png"), history.costs, title, n_classes=data.n_classes)
         classes_report = write_confusion(folder.path("confusion.png"), network, data, title) if ten else {}
         graph_problem = _write_model_graph(folder.path("graph.svg"), network, data)

@@ -476,18 +476,27 @@ def save_cost_curve(path: Path, costs: list, title: str, n_classes: int = 2) -> 
     """Plot the cost per epoch, with ln 2 (the cost of always answering 0.5) for reference.
 
     For C classes the reference is ln C, the cost of answering 1/C for every class.
-    The image format follows ``path``'s suffix (``.png``, ``.svg``, ...).
+    A cost that falls by more than a factor of 100 is drawn on a log scale, where its
+    last epochs stay readable instead of flattening onto the axis. The image format
+    follows ``path``'s suffix (``.png``, ``.svg``, ...).
     """
     plt = _pyplot()
+    finite = [c for c in costs if math.isfinite(c) and c > 0]
+    log_scale = bool(finite) and max(finite) / min(finite) > 100
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     ax.plot(np.arange(1, len(costs) + 1), costs, color="#1f77b4", linewidth=1.6)
     chance = "ln 2 (a coin flip)" if n_classes == 2 else f"ln {n_classes} (a uniform guess among {n_classes} classes)"
     ax.axhline(math.log(n_classes), color="#999999", linewidth=0.8, linestyle="--", label=chance)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("cost (mean cross-entropy)")
     ax.set_title(title, fontsize=10)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
+    if log_scale:
+        ax.set_yscale("log")
+        ax.set_ylabel("cost (mean cross-entropy), log scale")
+        ax.grid(alpha=0.3, which="both")
+    else:
+        ax.set_ylabel("cost (mean cross-entropy)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     fig.tight_layout()
     try:
