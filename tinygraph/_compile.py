@@ -755,9 +755,11 @@ def _tuple_text(items) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
-#: Intermediates at least this large are deleted after their last use (smaller ones are left
-#: alone, so that small listings read as plain algebra).
+#: Intermediates at least this large are deleted after their last use; so are all of them
+#: when together they pass FREE_TOTAL (a long chain of small arrays). Small functions keep
+#: theirs to the end, so that their listings read as plain algebra.
 FREE_BYTES = 1 << 16
+FREE_TOTAL = 1 << 20
 
 
 def _free_dead(lines, comments, keep: set, ns: dict):
@@ -771,9 +773,11 @@ def _free_dead(lines, comments, keep: set, ns: dict):
     for i, line in enumerate(lines):
         for name in _READ_NAME.findall(line.split(" = ", 1)[1]):
             last_read[name] = i
+    sizes = {target: getattr(ns.get(target), "nbytes", 0) for target in targets}
+    smallest = 0 if sum(sizes.values()) >= FREE_TOTAL else FREE_BYTES
     dead_after: dict = {}
     for i, target in enumerate(targets):
-        if assigned[target] == 1 and target not in keep and getattr(ns.get(target), "nbytes", 0) >= FREE_BYTES:
+        if assigned[target] == 1 and target not in keep and sizes[target] >= smallest:
             dead_after.setdefault(max(i, last_read.get(target, i)), []).append(target)
     if not dead_after:
         return lines, comments
