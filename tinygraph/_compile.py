@@ -773,11 +773,11 @@ def _free_dead(lines, comments, keep: set, ns: dict):
     for i, line in enumerate(lines):
         for name in _READ_NAME.findall(line.split(" = ", 1)[1]):
             last_read[name] = i
-    sizes = {target: getattr(ns.get(target), "nbytes", 0) for target in targets}
-    smallest = 0 if sum(sizes.values()) >= FREE_TOTAL else FREE_BYTES
+    sizes = {t: getattr(ns.get(t), "nbytes", 0) if assigned[t] == 1 and t not in keep else -1 for t in targets}
+    smallest = 0 if sum(n for n in sizes.values() if n > 0) >= FREE_TOTAL else FREE_BYTES
     dead_after: dict = {}
     for i, target in enumerate(targets):
-        if assigned[target] == 1 and target not in keep and sizes[target] >= smallest:
+        if sizes[target] >= smallest:
             dead_after.setdefault(max(i, last_read.get(target, i)), []).append(target)
     if not dead_after:
         return lines, comments
