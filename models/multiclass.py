@@ -123,8 +123,9 @@ def image_side(n_features: int, where: str = "the data") -> int:
 
 def _labels(Y) -> tg.Tensor:
     """Labels (1, N) or (N,) as the (N,) class indices ``cross_entropy`` takes for (C, N) logits."""
-    Y = Y.data if isinstance(Y, tg.Tensor) else np.asarray(Y)
-    return tg.Tensor(Y.reshape(-1), name="Y")
+    if isinstance(Y, tg.Tensor):
+        return Y.reshape(-1)  # an op, not a read of Y.data: tg.compile can trace it
+    return tg.Tensor(np.asarray(Y).reshape(-1), name="Y")
 
 
 class Classifier:

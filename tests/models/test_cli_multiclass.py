@@ -172,3 +172,15 @@ def test_the_installed_command_trains_a_cnn(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "cnn/digits10" in result.stderr and "Traceback" not in result.stderr
     assert "test accuracy" in result.stdout
+
+
+@pytest.mark.parametrize("model", list(multiclass.MODELS))
+def test_compiled_training_trains_the_same_network(model, tmp_path, capsys):
+    for flag, name in (([], "eager"), (["--compile"], "compiled")):
+        status, _, err = run(capsys, "train", "--model", model, "--epochs", "2", "--quiet", *flag,
+                             "--out", str(tmp_path / name))
+        assert status == 0, err
+    eager, compiled = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("eager", "compiled"))
+    assert compiled["compiled"] and not eager["compiled"]
+    assert np.allclose(compiled["cost_every_epoch"], eager["cost_every_epoch"], rtol=1e-9)
+    assert compiled["confusion_matrix"] == eager["confusion_matrix"]
