@@ -4,8 +4,9 @@ reject, and right ones it must accept.
 ``CASES`` is one table: a case is a function of Tensors built from a (possibly broken)
 op, the point to check it at, and each checker's verdict. A checker a case does not name
 makes no claim about it (gradgradcheck, for one, checks the backward of the backward and
-says nothing about a first derivative). A new checker (``check_graph``, say) joins by
-adding its column to the cases it must decide.
+says nothing about a first derivative). ``check_graph`` (every node's
+backward against that node's own forward) has its column too; a new checker joins the
+same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph.testing import _gradcheck, gradcheck, gradgradcheck, numerical_gradient
+from tinygraph.testing import _gradcheck, check_graph, gradcheck, gradgradcheck, numerical_gradient
 
 ACCEPT, REJECT = "accept", "reject"
 
@@ -115,15 +116,16 @@ class Case:
 
 
 def first_order_bug(name, fn, *inputs):
-    return Case(name, fn, inputs or (X,), {"gradcheck": REJECT})
+    return Case(name, fn, inputs or (X,), {"gradcheck": REJECT, "check_graph": REJECT})
 
 
 def second_order_bug(name, fn, *inputs):
-    return Case(name, fn, inputs or (X,), {"gradcheck": ACCEPT, "gradgradcheck": REJECT})
+    # check_graph checks each node's first derivative, which is right here.
+    return Case(name, fn, inputs or (X,), {"gradcheck": ACCEPT, "gradgradcheck": REJECT, "check_graph": ACCEPT})
 
 
 def correct(name, fn, *inputs):
-    return Case(name, fn, inputs or (X,), {"gradcheck": ACCEPT, "gradgradcheck": ACCEPT})
+    return Case(name, fn, inputs or (X,), {"gradcheck": ACCEPT, "gradgradcheck": ACCEPT, "check_graph": ACCEPT})
 
 
 _right_cube = cube_op("cube", lambda g, x: g * 3.0 * x * x)
@@ -169,7 +171,16 @@ CASES = [
     ),
 ]
 
-CHECKERS = {"gradcheck": gradcheck, "gradgradcheck": gradgradcheck}
+def check_graph_of(fn, *inputs) -> bool:
+    """check_graph on the loss sum(fn(*inputs)), as a verdict like the other checkers'."""
+    leaves = [tg.Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in inputs]
+    report = check_graph(fn(*leaves).sum())
+    if report.first_failure is not None:
+        raise AssertionError(f"check_graph: {report.first_failure.op} fails\n{report}")
+    return True
+
+
+CHECKERS = {"gradcheck": gradcheck, "gradgradcheck": gradgradcheck, "check_graph": check_graph_of}
 CLAIMS = [(case, checker) for case in CASES for checker in case.verdicts if checker in CHECKERS]
 
 
@@ -186,7 +197,7 @@ def test_checker_verdict(case, checker):
     if case.verdicts[checker] == ACCEPT:
         assert check(case.fn, *case.inputs) is True
     else:
-        with pytest.raises(AssertionError, match=checker if checker == "gradcheck" else "second order"):
+        with pytest.raises(AssertionError, match="second order" if checker == "gradgradcheck" else checker):
             check(case.fn, *case.inputs)
 
 
