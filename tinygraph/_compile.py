@@ -318,6 +318,13 @@ def _baked(what: str, hint: str) -> RuntimeError:
     )
 
 
+def refuse_while_tracing(what: str, hint: str) -> None:
+    """Raise if ``tg.compile`` is tracing in this thread: for computations whose result must not be baked
+    (a random draw, a mode that can change)."""
+    if _local.tracing is not None:
+        raise _baked(what, hint)
+
+
 _READ_HINT = (
     "Read values outside the compiled function (on the Tensor it returns), or write the decision with "
     "tinygraph ops (e.g. relu instead of an if), or leave this function uncompiled."

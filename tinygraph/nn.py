@@ -25,6 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from tinygraph._compile import refuse_while_tracing
 from tinygraph._graph import name_scope
 from tinygraph._ops import OPS
 from tinygraph.functional import conv2d, log_softmax, max_pool2d, relu, sigmoid, softmax, tanh
@@ -663,6 +664,11 @@ class Dropout(Module):
         self.rng = np.random.default_rng(rng)
 
     def forward(self, A) -> Tensor:
+        # A compiled function would replay one mask forever, and keep the mode it was traced in.
+        refuse_while_tracing(
+            "nn.Dropout draws a random mask (and can be switched between train and eval)",
+            "Compile the layers before and after the dropout separately, or leave this model uncompiled.",
+        )
         if not isinstance(A, Tensor):
             A = Tensor(A)
         if not self.training or self.p == 0.0:

@@ -467,3 +467,14 @@ def test_large_intermediates_are_freed_after_their_last_use():
     small = tg.compile(lambda x, w: tg.tanh(tg.relu(w @ x) * 2.0).sum())
     small(x[:4, :4], tg.Tensor(RNG.standard_normal((4, 4)), requires_grad=True))
     assert "del " not in small.source
+
+
+def test_dropout_is_refused_while_tracing_rather_than_frozen():
+    dropout = tg.nn.Dropout(0.5, rng=0)
+    step = tg.compile(lambda a: dropout(a))
+    a = tg.Tensor(np.ones((1, 6)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"compile: nn.Dropout draws a random mask"):
+        step(a)
+    dropout.eval()  # eval mode too: switching back to train later would leave the compiled code without dropout
+    with pytest.raises(RuntimeError, match="nn.Dropout"):
+        tg.compile(lambda a: dropout(a))(a)
