@@ -53,8 +53,10 @@ def changes(root: Path, keys: list) -> dict:
         if not path.exists():
             path = path.with_suffix("") / "__init__.py"
         source = path.read_text()
+        lines = source.splitlines()
+        # By line numbers: ast.get_source_segment rescans the file for every function.
         defs = {
-            node.name: ast.get_source_segment(source, node)
+            node.name: "\n".join(lines[node.lineno - 1 : node.end_lineno])
             for node in ast.walk(ast.parse(source))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
