@@ -17,6 +17,7 @@ WITHOUT_EXAMPLES = {
     "tinygraph.viz": "re-exports draw and render, whose examples are in their modules",
     "tinygraph.viz._annotate": "internal to draw: what gradients and values a picture shows",
     "tinygraph.viz._layout": "internal to draw: what a picture contains",
+    "tinygraph.testing._hints": "internal to gradcheck's messages: tests/testing/test_gradcheck_messages.py shows each hint",
 }
 
 MODULES = sorted(info.name for info in pkgutil.walk_packages(tinygraph.__path__, "tinygraph."))

@@ -104,12 +104,9 @@ def test_cross_entropy_second_derivative_stays_float32_at_the_clip_bound():
     assert dy.dtype == np.float32 and slope.dtype == np.float32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: in float32 the clamp exp(-100) is subnormal, so log's backward g / x overflows to inf "
-    "and inf * 0 (the clamp's zero slope) gives NaN at y_hat = 0; float64 gives -0.5",
-)
 def test_cross_entropy_second_derivative_in_float32_is_finite_at_zero():
+    # Once a bug: in float32 the clamp exp(-100) is subnormal, so log's backward g / x overflowed to inf and
+    # inf * 0 (the clamp's zero slope) gave NaN at y_hat = 0.
     _, slope = _float32_target_gradient_slope()
     np.testing.assert_allclose(slope, [-1.0 / 2, -(1 / 0.5 + 1 / 0.5) / 2], rtol=1e-6)
 

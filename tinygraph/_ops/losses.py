@@ -32,8 +32,12 @@ def _clipped_log(v):
     if is_array(v):
         with np.errstate(divide="ignore"):
             return np.maximum(np.log(v), _LOG_FLOOR)
-    # Clamp the argument, not the log: log(0) = -inf times a zero mask would be NaN.
-    return np.log(clamp_min(v, _SMALLEST_LOG_ARGUMENT))
+    # Under create_graph: where the log is clipped, take the log of 1 instead (value 0, slope
+    # finite) and add the floor. Clamping the argument at exp(-100) instead would put log's
+    # slope 1/exp(-100) = inf (float32) times the clamp's zero slope: NaN in second derivatives.
+    above = v.data > _SMALLEST_LOG_ARGUMENT
+    below = (~above).astype(v.dtype)
+    return np.log(v * above + below) * above + below * _LOG_FLOOR
 
 
 class BinaryCrossEntropy(Primitive):
