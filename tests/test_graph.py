@@ -299,3 +299,68 @@ def test_an_op_without_forward_or_backward_says_so():
     out = NoBackward.apply(tg.Tensor(A, requires_grad=True))
     with pytest.raises(NotImplementedError, match=r"^NoBackward defines no backward$"):
         out.sum().backward()
+
+
+# ----------------------------------------------------------------- gradients as user ops return them
+
+
+def test_a_user_op_may_return_numbers_and_lists_as_gradients():
+    class Shifted(tg.Op):
+        def forward(self, x, y):
+            return x + y
+
+        def backward(self, ctx, g):
+            return g.tolist(), float(g.sum())  # a list for x, a number for the scalar y
+
+    x, y = tg.Tensor([1.0, 2.0], requires_grad=True), tg.Tensor(0.5, requires_grad=True)
+    Shifted.apply(x, y).sum().backward()
+    assert type(x.grad) is np.ndarray and x.grad.tolist() == [1.0, 1.0]
+    assert type(y.grad) is np.ndarray and y.grad.shape == () and y.grad == 2.0
+
+
+def test_a_wrongly_shaped_gradient_is_reported_at_its_input_index():
+    class ThirdIsWrong(tg.Op):
+        def forward(self, x, y, z):
+            return x + y + z
+
+        def backward(self, ctx, g):
+            return g, g, np.ones((5,))
+
+    x, y, z = (tg.Tensor(np.ones(3), requires_grad=True) for _ in range(3))
+    with pytest.raises(ValueError, match=r"^ThirdIsWrong: the gradient for input 2 has shape \(5,\)"):
+        ThirdIsWrong.apply(x, y, z).sum().backward()
+
+
+# ----------------------------------------------------------------- who owns a gradient
+
+
+def test_a_tensor_seed_is_never_handed_out_as_a_gradient():
+    x = tg.Tensor(A, requires_grad=True)
+    seed = tg.Tensor(np.array([1.0, 2.0, 3.0]))
+    (x + 0.0).backward(seed)  # add passes the seed straight through
+    assert not np.shares_memory(x.grad, seed.data)
+    x.grad += 1.0
+    assert seed.data.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_create_graph_gradients_of_two_leaves_through_add_are_distinct_and_writeable():
+    x, y = tg.Tensor(A, requires_grad=True), tg.Tensor(A * 2.0, requires_grad=True)
+    (x + y).sum().backward(create_graph=True)
+    assert isinstance(x.grad, tg.Tensor) and isinstance(y.grad, tg.Tensor)
+    assert x.grad is not y.grad and not np.shares_memory(x.grad.data, y.grad.data)
+    assert x.grad.data.flags.writeable and y.grad.data.flags.writeable
+
+
+def test_create_graph_with_a_seed_that_requires_grad_stays_differentiable_in_the_seed():
+    x = tg.Tensor(A, requires_grad=True)
+    v = tg.Tensor(np.array([1.0, -1.0, 2.0]), requires_grad=True)
+    (gx,) = tg.grad(x + 0.0, x, grad_outputs=v, create_graph=True)
+    assert gx is not v and not np.shares_memory(gx.data, v.data)
+    (dv,) = tg.grad((gx * gx).sum(), v)  # d/dv of |v|^2 = 2 v
+    np.testing.assert_allclose(dv, 2 * v.data)
+
+
+def test_create_graph_gradient_of_a_view_is_copied():
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (gx,) = tg.grad(x.reshape(3, 2).sum(), x, create_graph=True)
+    assert gx.data.base is None and gx.data.flags.writeable and gx.shape == (2, 3)

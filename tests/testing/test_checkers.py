@@ -266,3 +266,51 @@ def test_numerical_gradient_steps_by_eps():
     # A step that is too large shows in the truncation error of a cubic: ((x+e)^3 - (x-e)^3) / 2e = 3x^2 + e^2.
     np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v**3)), np.array([1.0]), eps=0.1), [3.01])
     np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v**3)), np.array(2.0)), 12.0, rtol=1e-9)
+
+
+def test_numerical_gradient_of_integer_inputs_steps_in_floats():
+    np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v**2)), np.array([1, 2])), [2.0, 4.0])
+
+
+def test_numerical_gradient_never_moves_the_callers_array():
+    x = np.array([1.0, 2.0, 3.0])
+    # f reads x itself: stepping x in place instead of a copy would change the function.
+    got = numerical_gradient(lambda v: float(np.sum(v * x)), x)
+    np.testing.assert_allclose(got, x, rtol=1e-6)  # sum(v * v) would give 2 x
+
+
+# ----------------------------------------------------------------- the checkers' own settings
+
+
+def test_gradcheck_works_in_float64_whatever_the_inputs_dtype():
+    x32 = np.array([0.3, -1.2, 2.0], dtype=np.float32)
+    assert gradcheck(lambda x: x**3 * 10.0, x32)  # in float32 the differences would be off by ~1e-3
+    assert gradcheck(lambda x: x**3 * 10.0, tg.Tensor(x32, requires_grad=True))
+    assert gradgradcheck(lambda x: x**3 * 10.0, x32)
+
+
+def test_gradcheck_and_gradgradcheck_use_the_step_they_are_given():
+    # Central differences of x**3 and x**4 are off by eps**2 terms: visible at eps = 0.1.
+    with pytest.raises(AssertionError):
+        gradcheck(lambda x: x**3, np.array([1.0]), eps=0.1)
+    with pytest.raises(AssertionError):
+        gradgradcheck(lambda x: x**4, np.array([1.0]), eps=0.1)
+    assert gradcheck(lambda x: x**3, np.array([1.0]), eps=1e-6)
+
+
+def test_a_tolerance_of_zero_accepts_an_exact_match():
+    # At x = 0 with a power-of-two step, the central difference of a linear function is exact.
+    assert gradcheck(lambda x: x * 1.0, np.zeros(3), eps=2.0**-20, atol=0.0, rtol=0.0)
+
+
+def test_weights_have_both_signs_and_no_small_magnitude():
+    w = _gradcheck._weights(np.random.default_rng(0), (200,))
+    assert (w > 0).any() and (w < 0).any()
+    assert np.all(np.abs(w) >= 0.5) and np.all(np.abs(w) <= 1.5)
+    assert len(np.unique(np.abs(w))) == 200  # no two elements weighted alike
+
+
+def test_nothing_to_check_is_refused_with_the_reason():
+    with pytest.raises(ValueError) as info:
+        gradcheck(lambda x: x * 2.0, tg.Tensor([1.0]))
+    assert str(info.value) == "gradcheck: no input requires grad, so there is nothing to check"
