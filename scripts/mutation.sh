@@ -3,7 +3,9 @@
 # files are never mutated. It tests the last commit (uncommitted changes are not seen).
 #
 #   bash scripts/mutation.sh                  every mutant of the engine modules ([tool.mutmut]
-#                                             in pyproject.toml); about 40 minutes on 2 cores
+#                                             in pyproject.toml), then the mutants of code that
+#                                             runs at import again in fresh imports; about an hour
+#                                             on 2 cores
 #   bash scripts/mutation.sh --smoke          the ~120 mutants of tinygraph/_shapes.py against
 #                                             tests/test_shapes.py, under a minute; fails if one
 #                                             not listed in scripts/mutation_equivalent.txt survives
@@ -58,12 +60,27 @@ EOF
 fi
 
 export HYPOTHESIS_PROFILE=ci  # derandomized: the same examples for every mutant
-status=0
-"$python" -m mutmut run --max-children "${MUTATION_JOBS:-2}" "$@" > mutmut-run.log 2>&1 || status=$?
-if [ "$status" != 0 ]; then
-  tail -n 30 mutmut-run.log >&2
-  echo "mutation: mutmut failed (exit $status); the whole log is $work/mutmut-run.log" >&2
-  exit "$status"
+run() {  # run LOG [mutant names...]
+  local log="$1" status=0
+  shift
+  "$python" -m mutmut run --max-children "${MUTATION_JOBS:-2}" "$@" > "$log" 2>&1 || status=$?
+  if [ "$status" != 0 ]; then
+    tail -n 30 "$log" >&2
+    echo "mutation: mutmut failed (exit $status); the whole log is $work/$log" >&2
+    exit "$status"
+  fi
+}
+run mutmut-run.log "$@"
+
+if [ "$smoke" = 0 ] && [ "$#" = 0 ]; then
+  # Functions that run while tinygraph is imported (the loop that builds Tensor's methods,
+  # operators and numpy forms from the op table; Op and Primitive class set-up) run before
+  # a forked mutant is switched on, so the pass above cannot kill their mutants. They run
+  # again with a fork server that imports nothing, so that each mutant imports tinygraph
+  # afresh with the mutant on: slower per mutant, so only for these.
+  sed -i 's/^\[tool\.mutmut\]$/[tool.mutmut]\nprocess_isolation = "forkserver"\nforkserver_warmup = "none"/' pyproject.toml
+  run mutmut-import-time.log 'tinygraph.tensor.x_public_form__mutmut_*' 'tinygraph.tensor.x__method__mutmut_*' \
+    'tinygraph.tensor.x__operators__mutmut_*' 'tinygraph._ops._base.*' 'tinygraph._graph.xǁOpǁ__init_subclass____mutmut_*'
 fi
 if [ "$smoke" = 1 ]; then
   exec "$python" "$root/scripts/mutation_report.py" --fail-on-alive
