@@ -14,6 +14,7 @@ import tinygraph as tg
 from tinygraph.testing import gradcheck, numerical_gradient
 
 W = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+W.flags.writeable = False  # Tensors made from it share it: no test may change it for the others
 
 # ----------------------------------------------------------------- reflected operators
 

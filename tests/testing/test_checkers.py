@@ -24,7 +24,9 @@ ACCEPT, REJECT = "accept", "reject"
 
 # The point: distinct magnitudes and signs, no zeros, and no symmetry a reversal could hide in.
 X = np.array([0.4, -1.3, 0.9, 2.1])
+X.flags.writeable = False  # Tensors made from it share it: no test may change it for the others
 Y = np.array([1.7, 0.6, -0.8, -1.1])
+Y.flags.writeable = False  # Tensors made from it share it: no test may change it for the others
 N = X.size
 # Rows summing to zero: M @ g vanishes for a uniform g, so only non-uniform weights or
 # directions show an error of this form.
