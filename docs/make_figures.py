@@ -278,6 +278,16 @@ def _ten_grid():
     for filters in ((8, 16), (32, 64)):
         grid.append((f"cnn {filters[0]}/{filters[1]}, padding 1", "cnn", "adam", 0.003, 64, None,
                      {"filters": filters, "padding": 1}, (10, 30, 100)))
+    # Added after the first pass: wider MLPs (accuracy still rose from 128 to 256), wider
+    # filters without padding, and longer runs of the leading settings.
+    for lr in (0.001, 0.003, 0.01):
+        grid.append(("mlp, 512 hidden", "mlp", "adam", lr, 64, [64, 512, 10], None, (10, 30, 100)))
+    grid.append(("cnn 32/64, padding 0", "cnn", "adam", 0.01, 64, None, {"filters": (32, 64), "padding": 0}, (10, 30, 100)))
+    grid.append(("softmax", "softmax", "gd", 1.0, None, None, None, (1000, 3000)))
+    for lr in (0.01, 0.03):
+        grid.append(("softmax", "softmax", "adam", lr, 64, None, None, (100, 300)))
+    grid.append(("mlp, 256 hidden", "mlp", "adam", 0.003, 64, [64, 256, 10], None, (100, 300)))
+    grid.append(("cnn 16/32, padding 0", "cnn", "adam", 0.01, 64, None, {"filters": (16, 32), "padding": 0}, (100, 300)))
     return grid
 
 

@@ -114,12 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate (default depends on the model and optimizer)")
     train.add_argument(
         "--optimizer", choices=["gd", "momentum", "adam"],
-        help="update rule (default: gd, the document's; the ten-class models: adam)",
+        help="update rule (default: gd, the document's; adam for mlp and cnn)",
     )
     train.add_argument(
         "--batch-size", type=_positive_int,
         help="samples per update, in shuffled mini-batches (default: all of them, the document's full batch; "
-             "the ten-class models: 64)",
+             "64 for mlp and cnn)",
     )
     train.add_argument("--init", choices=["he", "xavier", "document"], default="he", help="weight initialisation (default: he)")
     train.add_argument("--seed", type=_seed, default=0, help="seed for the initial weights and the batch order (default: 0)")

@@ -27,7 +27,7 @@ Examples
 >>> cost = net.cost(X, Y)
 >>> cost.backward()
 >>> net.parameters["W1"].grad.shape, net.predict_proba(X).shape
-((16, 1, 3, 3), (10, 5))
+((32, 1, 3, 3), (10, 5))
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ from tinygraph_models.init import INITS, initialize_parameters
 #: Hidden layer sizes per model, without n_x and the classes (filled in from the data).
 #: The MLP's width was chosen by cross-validation inside the training split
 #: (docs/tutorial.md, section 12).
-MODELS = {"softmax": [], "mlp": [64], "cnn": []}
+MODELS = {"softmax": [], "mlp": [512], "cnn": []}
 
 #: The CNN's shape: filters of the two convolutions, their kernel, the pool and the
 #: zero padding of the second convolution (the first has none). On 8x8 digits:
-#: (N, 1, 8, 8) -> conv (N, 16, 6, 6) -> pool (N, 16, 3, 3) -> conv (N, 32, 3, 3) with
-#: padding 1 -> 288 features -> 10 logits.
-CNN = {"filters": (16, 32), "kernel": 3, "pool": 2, "padding": 1}
+#: (N, 1, 8, 8) -> conv (N, 32, 6, 6) -> pool (N, 32, 3, 3) -> conv (N, 64, 1, 1)
+#: -> 64 features -> 10 logits. The filters and the padding were chosen by
+#: cross-validation inside the training split (docs/tutorial.md, section 12).
+CNN = {"filters": (32, 64), "kernel": 3, "pool": 2, "padding": 0}
 
 TITLES = {"softmax": "softmax regression", "mlp": "MLP with a softmax head", "cnn": "CNN with a softmax head"}
 
@@ -60,7 +61,7 @@ def default_units(model: str, n_x: int, n_classes: int) -> list:
     Examples
     --------
     >>> default_units("mlp", 64, 10), default_units("softmax", 64, 10)
-    ([64, 64, 10], [64, 10])
+    ([64, 512, 10], [64, 10])
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
@@ -100,8 +101,15 @@ def check_units(model: str, n_units, n_classes: int) -> list:
     return units
 
 
-def image_side(n_features: int, where: str = "the data") -> int:
-    """The side of the square one-channel images stored as ``n_features`` rows.
+def _side_after(side: int, spec: dict) -> tuple:
+    """(side after the pool, side after the second convolution) of ``side``-wide images."""
+    pooled = (side - spec["kernel"] + 1) // spec["pool"]
+    return pooled, pooled + 2 * spec["padding"] - spec["kernel"] + 1
+
+
+def image_side(n_features: int, where: str = "the data", cnn: dict | None = None) -> int:
+    """The side of the square one-channel images stored as ``n_features`` rows, checked
+    to be large enough for the CNN (:data:`CNN`, or ``cnn``'s overrides of it).
 
     Examples
     --------
@@ -111,12 +119,25 @@ def image_side(n_features: int, where: str = "the data") -> int:
     Traceback (most recent call last):
     ...
     ValueError: --model cnn takes square one-channel images, one per column: breast-cancer has 30 features, not a square number
+    >>> image_side(36, "small.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: --model cnn: small.npz holds 6x6 images, too small for conv 3x3, max-pool 2, conv 3x3 (they need at least 8x8)
     """
     side = math.isqrt(int(n_features))
     if side * side != n_features:
         raise ValueError(
             f"--model cnn takes square one-channel images, one per column: {where} has {n_features} features, "
             "not a square number"
+        )
+    spec = CNN | (cnn or {})
+    if min(_side_after(side, spec)) < 1:
+        least = next(s for s in range(1, 10 * spec["kernel"] * spec["pool"]) if min(_side_after(s, spec)) >= 1)
+        k, padding = spec["kernel"], spec["padding"]
+        padded = f" with padding {padding}" if padding else ""
+        raise ValueError(
+            f"--model cnn: {where} holds {side}x{side} images, too small for conv {k}x{k}, max-pool {spec['pool']}, "
+            f"conv {k}x{k}{padded} (they need at least {least}x{least})"
         )
     return side
 
@@ -234,7 +255,7 @@ class Images(nn.Module):
                 f"got shape {tuple(X.shape)}"
             )
         # Row r*side + c of a column is pixel (r, c): row-major, as the files store the pixels.
-        return X.T.reshape(X.shape[1], 1, self.side, self.side)
+        return X.T.reshape(X.shape[1], 1, self.side, self.side).named("X as images")
 
     def __repr__(self):
         return f"Images({self.side}x{self.side})"
@@ -305,12 +326,12 @@ def cnn_layout(side: int, filters=CNN["filters"], kernel: int = CNN["kernel"], p
     Examples
     --------
     >>> cnn_layout(8)
-    'cnn on 8x8 images: conv 16@3x3 -> relu -> max-pool 2 -> conv 32@3x3 (padding 1) -> relu -> linear 10'
+    'cnn on 8x8 images: conv 32@3x3 -> relu -> max-pool 2 -> conv 64@3x3 -> relu -> linear 10'
     """
     f1, f2 = filters
     return (
         f"cnn on {side}x{side} images: conv {f1}@{kernel}x{kernel} -> relu -> max-pool {pool} -> "
-        f"conv {f2}@{kernel}x{kernel} (padding {padding}) -> relu -> linear {n_classes}"
+        f"conv {f2}@{kernel}x{kernel}{f' (padding {padding})' if padding else ''} -> relu -> linear {n_classes}"
     )
 
 
@@ -356,9 +377,9 @@ def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str
     --------
     >>> net = build("mlp", 64, 10, seed=0)
     >>> net.n_units, sorted(net.parameters)
-    ([64, 64, 10], ['W1', 'W2', 'b1', 'b2'])
+    ([64, 512, 10], ['W1', 'W2', 'b1', 'b2'])
     >>> build("cnn", 64, 10).describe()
-    'cnn on 8x8 images: conv 16@3x3 -> relu -> max-pool 2 -> conv 32@3x3 (padding 1) -> relu -> linear 10'
+    'cnn on 8x8 images: conv 32@3x3 -> relu -> max-pool 2 -> conv 64@3x3 -> relu -> linear 10'
     """
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
@@ -366,7 +387,7 @@ def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str
         if layers is not None:
             raise ValueError("--model cnn takes no --layers: its layers are fixed (conv 3x3, max-pool 2, conv 3x3, linear)")
         spec = CNN | (cnn or {})
-        side = image_side(n_features)
+        side = image_side(n_features, cnn=cnn)
         parameters = _cnn_parameters(side, n_classes, filters=spec["filters"], kernel=spec["kernel"], pool=spec["pool"],
                                      padding=spec["padding"], init=init, seed=seed, dtype=dtype)
         return ConvNet(parameters, side=side, padding=spec["padding"], pool=spec["pool"])

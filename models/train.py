@@ -28,10 +28,12 @@ from tinygraph_models import multiclass, nets
 from tinygraph_models.data import Dataset
 
 #: Defaults of the ten-class models (see TRAIN_DEFAULTS).
+#: ``gd_lr`` is the learning rate of --optimizer gd or momentum for a model whose own
+#: optimizer is Adam (the sweep's best full-batch GD rate for it).
 MULTICLASS_DEFAULTS = {
-    "softmax": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64},
-    "mlp": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64},
-    "cnn": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64},
+    "softmax": {"lr": 1.0, "epochs": 1000, "optimizer": "gd", "batch_size": None},
+    "mlp": {"lr": 0.003, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.3},
+    "cnn": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.1},
 }
 
 #: Defaults per model for full-batch gradient descent on the standardised bundled data.

@@ -100,7 +100,7 @@ def test_the_messages_name_the_network_and_the_chance_level(tmp_path, capsys):
     status, out, err = run(capsys, "train", "--model", "cnn", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r"))
     assert status == 0, err
     assert err.startswith(
-        "tinygraph train: cnn on 8x8 images: conv 16@3x3 -> relu -> max-pool 2 -> conv 32@3x3 (padding 1) -> relu -> "
+        "tinygraph train: cnn on 8x8 images: conv 32@3x3 -> relu -> max-pool 2 -> conv 64@3x3 -> relu -> "
         "linear 10 on digits10: 64 features, 10 classes"
     )
     assert ", batches of 64" in err.splitlines()[0]
@@ -132,6 +132,8 @@ def test_the_binary_runs_are_unchanged_no_confusion_matrix(tmp_path, capsys):
          "--model deep is a binary classifier (one sigmoid unit) but digits10 has 10 classes; use --model softmax, mlp or cnn"),
         (["--model", "cnn", "--data", "breast-cancer"],
          "--model cnn takes square one-channel images, one per column: breast-cancer has 30 features, not a square number"),
+        (["--model", "cnn", "--data", "small.npz"],
+         "--model cnn: small holds 6x6 images, too small for conv 3x3, max-pool 2, conv 3x3 (they need at least 8x8)"),
         (["--model", "cnn", "--layers", "64,10"],
          "--model cnn takes no --layers: its layers are fixed (conv 3x3, max-pool 2, conv 3x3, linear)"),
         (["--model", "mlp", "--layers", "64,32,1"],
@@ -141,7 +143,10 @@ def test_the_binary_runs_are_unchanged_no_confusion_matrix(tmp_path, capsys):
         (["--model", "softmax", "--layers", "64,32,10"], "--model softmax needs 2 layer sizes ([n_x, 10]), got [64, 32, 10]"),
     ],
 )
-def test_misuse_is_one_line_and_exit_status_2(tmp_path, capsys, argv, message):
+def test_misuse_is_one_line_and_exit_status_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "small.npz", train_x=np.zeros((36, 4)), train_y=[0, 1, 2, 1], test_x=np.zeros((36, 2)),
+             test_y=[0, 2], classes=np.array(["a", "b", "c"]))
     status, _, err = run(capsys, "train", *argv, "--out", str(tmp_path / "r"))
     assert status == 2 and err.strip() == f"tinygraph train: error: {message}"
     assert not (tmp_path / "r").exists()
@@ -149,7 +154,7 @@ def test_misuse_is_one_line_and_exit_status_2(tmp_path, capsys, argv, message):
 
 def test_a_ten_class_npz_of_the_users_trains(tmp_path, capsys):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((16, 60))
+    x = rng.standard_normal((64, 60))
     y = rng.integers(0, 3, 60)
     x[:, y == 1] += 2.0
     x[:, y == 2] -= 2.0
@@ -158,7 +163,7 @@ def test_a_ten_class_npz_of_the_users_trains(tmp_path, capsys):
     status, out, err = run(capsys, "train", "--model", "cnn", "--data", str(path), "--epochs", "3", "--quiet",
                            "--out", str(tmp_path / "r"))
     assert status == 0, err
-    assert "cnn on 4x4 images" in err and "ln 3 = " in out
+    assert "cnn on 8x8 images" in err and "ln 3 = " in out
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["confusion_matrix"]["classes"] == ["a", "b", "c"]
 

@@ -51,7 +51,7 @@ def test_dense_networks_gradients_match_finite_differences(model, layers):
 def test_the_cnns_gradients_match_finite_differences():
     rng = np.random.default_rng(4)
     X, Y = _small_data(rng, 36, 3, 4)  # 6x6 images: conv -> 4x4, pool -> 2x2, conv (padding 1) -> 2x2
-    network = multiclass.build("cnn", 36, 3, seed=2, cnn={"filters": (2, 3)})
+    network = multiclass.build("cnn", 36, 3, seed=2, cnn={"filters": (2, 3), "padding": 1})
     params = [p.data + (0.1 * rng.standard_normal(p.shape) if name.startswith("b") else 0.0)
               for name, p in network.parameters.items()]
     assert [p.shape for p in params] == [(2, 1, 3, 3), (2,), (3, 2, 3, 3), (3,), (3, 12), (3, 1)]
@@ -190,7 +190,11 @@ def test_confusion_matrix_counts_each_pair(pairs):
         (lambda: multiclass.check_units("mlp", [64, 10], 10), "--model mlp needs a hidden layer"),
         (lambda: multiclass.build("cnn", 64, 10, layers=[64, 10]), "--model cnn takes no --layers"),
         (lambda: multiclass.build("cnn", 30, 2), "30 features, not a square number"),
-        (lambda: multiclass.build("cnn", 9, 2), "3x3 images are too small"),
+        (lambda: multiclass.build("cnn", 9, 2), "the data holds 3x3 images, too small for conv 3x3, max-pool 2, conv 3x3"),
+        (lambda: multiclass.build("cnn", 36, 2, cnn={"filters": (2, 3), "pool": 3}),
+         "the data holds 6x6 images, too small for conv 3x3, max-pool 3, conv 3x3 (they need at least 11x11)"),
+        (lambda: multiclass.build("cnn", 16, 2, cnn={"padding": 1, "pool": 3}),
+         "the data holds 4x4 images, too small for conv 3x3, max-pool 3, conv 3x3 with padding 1 (they need at least 5x5)"),
         (lambda: multiclass.build("mlp", 64, 10, init="zeros"), "unknown init 'zeros'"),
         (lambda: multiclass.build("mlp", 64, 10, layers=[30, 5, 10]), "start with 30 inputs but the data have 64"),
         (lambda: train.fit(load_dataset("digits10"), "deep"), "--model deep is a binary classifier (one sigmoid unit) "
@@ -207,7 +211,7 @@ def test_misuse_is_refused_by_name(call, message):
 def test_a_saved_cnn_whose_weights_do_not_chain_is_refused():
     p = multiclass.build("cnn", 64, 10).state()
     p["W3"] = np.zeros((10, 100))
-    with pytest.raises(ValueError, match=r"W3 \(10, 100\) does not fit 8x8 images .* \(32 x 3 x 3 features\)"):
+    with pytest.raises(ValueError, match=r"W3 \(10, 100\) does not fit 8x8 images .* \(64 x 3 x 3 features\)"):
         multiclass.ConvNet(p, side=8, padding=1)
 
 
