@@ -367,27 +367,33 @@ _writes: dict = {}
 _last_write = -1
 
 
-def note_inplace_write(array: np.ndarray, what: str) -> None:
-    """Remember that ``array`` was changed in place, so older nodes that saved it refuse backward.
+def note_inplace_write(array: np.ndarray, name: str | None = None) -> None:
+    """Remember that ``array`` (of the Tensor called ``name``) was changed in place, so older
+    nodes that saved it refuse backward.
 
     The record is kept against the array that owns the memory, with the written
     array's own byte range: ``w[1:].data *= 5`` writes through a view that is gone by
     the time backward runs, while ``w``'s array and its saved copies live on.
     """
     global _last_write
-    stamp = next(_ids)
-    owner = array
+    stamp = _last_write = next(_ids)
+    if array.base is None:  # the common case, a parameter's own array: the update of every training step
+        key = id(array)
+        entry = _writes.get(key)
+        if entry is not None and entry[1]() is array:
+            entry[0] = stamp
+            return
+        ref = weakref.ref(array, lambda _, key=key: _writes.pop(key, None))
+        _writes[key] = [stamp, ref, ref, None, name, array.shape]
+        return
+    owner = array.base
     while isinstance(owner.base, np.ndarray):
         owner = owner.base
-    low, high = _byte_bounds(array)
-    key = (id(owner), low, high)
-    try:
-        ref = weakref.ref(owner, lambda _, key=key: _writes.pop(key, None))
-    except TypeError:  # pragma: no cover - every ndarray takes weak references
-        return
+    bounds = _byte_bounds(array)
+    key = (id(owner), *bounds)
+    ref = weakref.ref(owner, lambda _, key=key: _writes.pop(key, None))
     # The written array itself while it lives (an exact overlap test), else its byte range.
-    _writes[key] = (stamp, ref, weakref.ref(array), (low, high), what)
-    _last_write = stamp
+    _writes[key] = [stamp, ref, weakref.ref(array), bounds, name, array.shape]
 
 
 # numpy 2 moved byte_bounds to numpy.lib.array_utils.
@@ -411,7 +417,7 @@ def _check_not_written(node: Node, saved: tuple) -> None:
     for index, array in enumerate(saved):
         if not isinstance(array, np.ndarray):
             continue
-        for stamp, owner_ref, written_ref, (low, high), what in list(_writes.values()):
+        for stamp, owner_ref, written_ref, bounds, name, shape in list(_writes.values()):
             if stamp <= node.id or owner_ref() is None:
                 continue
             written = written_ref()
@@ -419,10 +425,11 @@ def _check_not_written(node: Node, saved: tuple) -> None:
                 hit = _overlap(array, written)
             else:  # the view that was written is gone: compare the bytes it covered
                 start, end = _byte_bounds(array)
-                hit = start < high and low < end
+                hit = start < bounds[1] and bounds[0] < end
             if hit:
                 slot = node.rule.save_slots[index] if index < len(node.rule.save_slots) else index
                 value = "its output" if slot < 0 else f"its input {slot}"
+                what = f"Tensor {name!r}" if name else f"a Tensor of shape {fmt(shape)}"
                 raise RuntimeError(
                     f"backward: {what} was changed in place after '{node.name}' (node {node.id}) saved {value} "
                     f"of shape {fmt(array.shape)} for backward, so its gradient would be computed at the new values; "

@@ -281,10 +281,10 @@ class Tensor:
 
     @data.setter
     def data(self, value):
-        node = self._node
         if value is self._data:  # t.data op= ...: the array was changed in place
-            note_inplace_write(value, self._describe())
+            note_inplace_write(value, self._name)
             return
+        node = self._node
         value = as_float_array(value, what="data")
         if node is not None and (value.shape != node.shape or value.dtype != node.dtype):
             if node.parents:
@@ -326,9 +326,6 @@ class Tensor:
                 self._new_leaf_node()
             else:
                 self._node = None
-
-    def _describe(self) -> str:
-        return f"Tensor {self._name!r}" if self._name else f"a Tensor of shape {fmt(self._data.shape)}"
 
     # ----- array-like attributes -----
     @property
@@ -516,7 +513,7 @@ class Tensor:
         result = getattr(ufunc, method)(*_raw_all(inputs), **kwargs)
         for o in out or ():
             if isinstance(o, Tensor):  # np.multiply(X, 5, out=X): graphs that saved X's array must know
-                note_inplace_write(o._data, o._describe())
+                note_inplace_write(o._data, o._name)
         return result
 
     def __array_function__(self, func, types, args, kwargs):
