@@ -29,7 +29,10 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
     title : str, optional
 
     Layers whose gradients vanished or exploded at some epoch are named in the legend.
-    Zero or non-finite norms have no place on a log scale and are left out of the line.
+    A norm of exactly 0 (a dead layer, or every layer before one) has no place on a log
+    scale, so it is drawn as a triangle on a dotted line marked "0" below the smallest
+    norm, rather than left out: a picture of dead layers must not look empty. Non-finite
+    norms are left out (the warnings name them).
     """
     import matplotlib
 
@@ -46,10 +49,26 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
     path = Path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     try:
-        for name, norms in data["grad_norm"].items():
-            values = np.array([v if v is not None and math.isfinite(v) and v > 0 else np.nan for v in norms], dtype=float)
+        raw = {
+            name: np.array([v if v is not None and math.isfinite(v) else np.nan for v in norms], dtype=float)
+            for name, norms in data["grad_norm"].items()
+        }
+        positive = [v for values in raw.values() for v in values[values > 0]]
+        zero_at = min(positive) / 100 if positive else 1e-12  # where "exactly 0" is drawn
+        any_zero = False
+        for name, values in raw.items():
             label = name + (f" ({flagged[name]})" if name in flagged else "")
-            ax.plot(epochs, values, linewidth=1.4, marker="." if len(epochs) < 30 else None, label=label)
+            (line,) = ax.plot(epochs, np.where(values > 0, values, np.nan), linewidth=1.4, marker=".",
+                              markersize=4 if len(epochs) < 30 else 2, label=label)
+            zeros = values == 0
+            if zeros.any():
+                any_zero = True
+                ax.plot(epochs[zeros], np.full(zeros.sum(), zero_at), linestyle="none", marker="v", markersize=5,
+                        color=line.get_color())
+        if any_zero:
+            ax.axhline(zero_at, linestyle=":", color="#6B7280", linewidth=1)
+            ax.annotate("0 (no gradient at all)", (0.01, zero_at), xycoords=("axes fraction", "data"),
+                        xytext=(0, 4), textcoords="offset points", fontsize=8, color="#6B7280")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("|dW| per layer (log scale)")
