@@ -15,7 +15,8 @@ OPS: dict[str, type[Op]] = {}
 class Primitive(Op):
     """A built-in op: subclassing registers it in :data:`OPS` under its ``name``.
 
-    Its forward is numpy on float arrays, so apply trusts it to return a float array.
+    Its forward is numpy on float arrays, so apply trusts it to return a float array. A
+    class that only shares code between ops declares ``shared = True`` and is not registered.
     """
 
     check_output = False
@@ -23,6 +24,8 @@ class Primitive(Op):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("shared", False):
+            return
         if cls.name in OPS:
             raise TypeError(f"{cls.__name__}: an op named {cls.name!r} is already registered ({OPS[cls.name].__name__})")
         OPS[cls.name] = cls

@@ -132,7 +132,27 @@ class LogSumExp(Primitive):
         return (f"{g}.reshape({kept!r}) * np.exp({x} - {out}.reshape({kept!r}))",)
 
 
-class Softmax(Primitive):
+class _AlongClassAxis(Primitive):
+    """What softmax and log_softmax share: one input normalised along the class axis, the output saved."""
+
+    shared = True
+    saves = ("out",)
+    __slots__ = ("axis",)
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def _axis(self, shape: tuple) -> int:
+        return class_axis(self.axis, shape, self.name)
+
+    def forward(self, x):
+        axis = self._axis(x.shape)
+        if x.shape[axis] == 0:
+            return x.copy()
+        return self.normalise(x, axis)
+
+
+class Softmax(_AlongClassAxis):
     """``exp(t) / sum(exp(t), axis)``: probabilities along ``axis`` (0, the class axis, by default).
 
     Computed as ``exp(t - max)`` over its sum, so logits of any size stay finite.
@@ -152,32 +172,23 @@ class Softmax(Primitive):
 
     name = "softmax"
     formula = "dx = out * (g - sum(g * out, axis))"
-    saves = ("out",)
     function = "softmax"
-    __slots__ = ("axis",)
-
-    def __init__(self, axis=0):
-        self.axis = axis
-
-    def forward(self, x):
-        axis = class_axis(self.axis, x.shape, self.name)
-        if x.shape[axis] == 0:
-            return x.copy()
-        return stable_softmax(x, axis)
+    normalise = staticmethod(stable_softmax)
+    __slots__ = ()
 
     def backward(self, ctx, g, out):
-        axis = class_axis(self.axis, ctx.shape, self.name)
+        axis = self._axis(ctx.shape)
         return out * (g - (g * out).sum(axis=axis, keepdims=True))
 
     def emit_forward(self, ctx, x):
-        return _softmax_text(x, class_axis(self.axis, ctx.shape, self.name))
+        return _softmax_text(x, self._axis(ctx.shape))
 
     def emit_backward(self, ctx, g, out):
-        axis = class_axis(self.axis, ctx.shape, self.name)
+        axis = self._axis(ctx.shape)
         return (f"{out} * ({g} - np.sum({g} * {out}, axis={axis}, keepdims=True))",)
 
 
-class LogSoftmax(Primitive):
+class LogSoftmax(_AlongClassAxis):
     """``t - logsumexp(t, axis, keepdims=True)``: log-probabilities along ``axis`` (0 by default).
 
     Finite wherever ``t`` is, even for logits of 1e4 (where ``log(softmax(t))`` gives -inf).
@@ -197,26 +208,17 @@ class LogSoftmax(Primitive):
 
     name = "log_softmax"
     formula = "dx = g - exp(out) * sum(g, axis)"
-    saves = ("out",)
     function = "log_softmax"
-    __slots__ = ("axis",)
-
-    def __init__(self, axis=0):
-        self.axis = axis
-
-    def forward(self, x):
-        axis = class_axis(self.axis, x.shape, self.name)
-        if x.shape[axis] == 0:
-            return x.copy()
-        return stable_log_softmax(x, axis)
+    normalise = staticmethod(stable_log_softmax)
+    __slots__ = ()
 
     def backward(self, ctx, g, out):
-        axis = class_axis(self.axis, ctx.shape, self.name)
+        axis = self._axis(ctx.shape)
         return g - np.exp(out) * g.sum(axis=axis, keepdims=True)
 
     def emit_forward(self, ctx, x):
-        return _log_softmax_text(x, class_axis(self.axis, ctx.shape, self.name))
+        return _log_softmax_text(x, self._axis(ctx.shape))
 
     def emit_backward(self, ctx, g, out):
-        axis = class_axis(self.axis, ctx.shape, self.name)
+        axis = self._axis(ctx.shape)
         return (f"{g} - np.exp({out}) * np.sum({g}, axis={axis}, keepdims=True)",)
