@@ -365,3 +365,147 @@ def test_create_graph_gradient_of_a_view_is_copied():
     x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     (gx,) = tg.grad(x.reshape(3, 2).sum(), x, create_graph=True)
     assert gx.data.base is None and gx.data.flags.writeable and gx.shape == (2, 3)
+
+
+# ----------------------------------------------------------------- residuals: what forward computed, kept for backward
+
+
+class _Exp(tg.Op):
+    """exp, keeping exp(x) as a residual; counts how each path was taken."""
+
+    name = "exp_kept"
+    formula = "dx = g * exp(x)"
+    saves = ("x",)
+    residuals = ("e",)
+    calls: list = []
+
+    def forward(self, x):
+        _Exp.calls.append("forward")
+        return np.exp(x)
+
+    def forward_with_residuals(self, x):
+        _Exp.calls.append("with residuals")
+        e = np.exp(x)
+        return e, (e * 1.0,)
+
+    def backward(self, ctx, g, x, e):
+        _Exp.calls.append("backward " + ("residual" if e is not None else "recomputed"))
+        return g * (tg.exp(x) if e is None else e)
+
+
+def test_residuals_are_computed_only_when_the_op_is_recorded_and_reach_backward():
+    _Exp.calls.clear()
+    x = tg.Tensor([0.5, -1.0], requires_grad=True)
+    with tg.no_grad():
+        _Exp.apply(x)
+    _Exp.apply(tg.Tensor([1.0]))
+    assert _Exp.calls == ["forward", "forward"]
+    _Exp.calls.clear()
+    _Exp.apply(x).sum().backward()
+    assert _Exp.calls == ["with residuals", "backward residual"]
+    np.testing.assert_allclose(x.grad, numerical_gradient(lambda a: np.exp(a).sum(), x.data.copy()), rtol=1e-7)
+
+
+def test_residuals_arrive_as_none_under_create_graph_so_second_derivatives_stay_right():
+    _Exp.calls.clear()
+    x = tg.Tensor([0.5, -1.0], requires_grad=True)
+    (dx,) = tg.grad(_Exp.apply(x).sum(), x, create_graph=True)
+    assert "backward recomputed" in _Exp.calls
+    dx.sum().backward()
+    np.testing.assert_allclose(x.grad, np.exp(x.data), rtol=1e-12)  # d2/dx2 exp = exp
+
+
+def test_residuals_of_an_op_with_two_or_more_inputs_reach_backward():
+    class MulKept(tg.Op):
+        name = "mul_kept"
+        formula = ("da = g * b", "db = g * a")
+        saves = ()
+        residuals = ("a", "b")
+
+        def forward(self, a, b):
+            return a * b
+
+        def forward_with_residuals(self, a, b):
+            return a * b, (a.copy(), b.copy())
+
+        def backward(self, ctx, g, a, b):
+            return g * b, g * a
+
+    for count in (2, 3):
+        xs = [tg.Tensor([1.5, -2.0], requires_grad=True) for _ in range(count)]
+        first = MulKept.apply(xs[0], xs[1])
+        out = first if count == 2 else tg.Tensor.__add__(first, xs[2])
+        out.sum().backward()
+        np.testing.assert_array_equal(xs[0].grad, xs[1].data)
+        np.testing.assert_array_equal(xs[1].grad, xs[0].data)
+
+
+def test_a_residual_op_reaches_backward_through_the_general_apply():
+    class Sum3(tg.Op):
+        name = "sum3_kept"
+        formula = ("da = g", "db = g", "dc = g")
+        residuals = ("shape",)
+
+        def forward(self, a, b, c):
+            return a + b + c
+
+        def forward_with_residuals(self, a, b, c):
+            return a + b + c, (np.ones_like(a + b + c),)
+
+        def backward(self, ctx, g, ones):
+            return g * ones, g * ones, g * ones
+
+    xs = [tg.Tensor([1.0, 2.0], requires_grad=True) for _ in range(3)]
+    Sum3.apply(*xs).sum().backward()
+    for x in xs:
+        np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_an_op_naming_residuals_without_forward_with_residuals_is_refused_when_defined():
+    with pytest.raises(TypeError, match=r"Broken names residuals = \('r',\) but defines no forward_with_residuals"):
+
+        class Broken(tg.Op):
+            residuals = ("r",)
+
+            def forward(self, x):
+                return x
+
+            def backward(self, ctx, g, r):
+                return g
+
+
+def test_backward_must_take_the_saved_values_and_the_residuals():
+    with pytest.raises(TypeError, match=r"takes 1 saved value\(s\) after g, but saves = \('x',\) and residuals = \('r',\) name 2"):
+
+        class Short(tg.Op):
+            saves = ("x",)
+            residuals = ("r",)
+
+            def forward(self, x):
+                return x
+
+            def forward_with_residuals(self, x):
+                return x, (x,)
+
+            def backward(self, ctx, g, x):
+                return g
+
+
+@pytest.mark.parametrize("returned", ["out only", "list", "too few"])
+def test_forward_with_residuals_must_return_out_and_a_tuple_of_residuals(returned):
+    class Sloppy(tg.Op):
+        name = "sloppy"
+        residuals = ("r", "s")
+
+        def forward(self, x):
+            return x * 2.0
+
+        def forward_with_residuals(self, x):
+            out = x * 2.0
+            return {"out only": out, "list": (out, [x, x]), "too few": (out, (x,))}[returned]
+
+        def backward(self, ctx, g, r, s):
+            return 2.0 * g
+
+    with pytest.raises(TypeError, match=r"sloppy: forward_with_residuals must return \(out, residuals\) with a tuple of 2"):
+        Sloppy.apply(tg.Tensor([1.0], requires_grad=True))

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygraph as tg
-from tinygraph.testing import gradcheck, gradgradcheck
+from tinygraph.testing import gradcheck, gradgradcheck, numerical_gradient
 from tinygraph.testing import strategies as tgst
 
 # ----------------------------------------------------------------- matmul: a vector next to a stack
@@ -200,3 +200,39 @@ def test_reshape_spellings_of_numpy_and_refusing_fortran_order():
     with pytest.raises(ValueError) as info:
         np.reshape(t, (3, 2), order="F")
     assert str(info.value) == "reshape: only order='C' is supported, got 'F'"
+
+
+# ----------------------------------------------------------------- cross_entropy's kept softmax
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_cross_entropy_gradient_of_fortran_ordered_logits_matches_finite_differences(axis):
+    rng = np.random.default_rng(11)
+    logits = np.asfortranarray(rng.standard_normal((3, 4, 5)))  # the label positions are C-order ones
+    labels = rng.integers(0, logits.shape[axis], np.delete(logits.shape, axis))
+    z = tg.Tensor(logits, requires_grad=True)
+    tg.cross_entropy(z, labels, axis=axis).backward()
+    expected = numerical_gradient(lambda a: tg.cross_entropy(a, labels, axis=axis).item(), logits.copy())
+    np.testing.assert_allclose(z.grad, expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+def test_cross_entropy_backward_twice_on_a_retained_graph_gives_the_same_gradient(target):
+    rng = np.random.default_rng(12)
+    z = tg.Tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    y = rng.integers(0, 4, 6) if target == "labels" else rng.dirichlet(np.ones(4), 6).T
+    loss = tg.cross_entropy(z, y)
+    loss.backward(retain_graph=True)
+    first = z.grad.copy()
+    loss.backward()
+    np.testing.assert_array_equal(z.grad, 2 * first)
+
+
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+def test_cross_entropy_gradient_is_the_same_with_the_kept_softmax_and_with_create_graph(target):
+    rng = np.random.default_rng(13)
+    z = tg.Tensor(rng.standard_normal((5, 7)) * 3, requires_grad=True)
+    y = rng.integers(0, 5, 7) if target == "labels" else rng.dirichlet(np.ones(5), 7).T
+    (kept,) = tg.grad(tg.cross_entropy(z, y), z)
+    (recomputed,) = tg.grad(tg.cross_entropy(z, y), z, create_graph=True)
+    np.testing.assert_allclose(kept, recomputed.data, rtol=1e-13, atol=1e-16)

@@ -236,7 +236,7 @@ def _evaluate_emitters(out):
     space = {"np": np, **{name: parent.saved[0] for name, parent in zip(names, node.parents)}}
     forward = eval(node.rule.emit_forward(node, *names), space)
     g = np.linspace(-1.0, 1.0, out.size).reshape(out.shape).astype(out.dtype)
-    saved = [f"s{i}" for i in range(len(node.saved))]
+    saved = [f"s{i}" for i in range(len(node.rule.saves))]  # residuals are not the emitters'
     space.update(zip(saved, node.saved), g=g)
     texts = node.rule.emit_backward(node, "g", *saved)
     expected = node.rule.backward(node, g, *node.saved)

@@ -271,7 +271,7 @@ def _backward_error(node, parent, gradient) -> FloatingPointError:
         lines.append(f"  the gradient reaching its output: {stats(g.data if isinstance(g, tensor.Tensor) else g)}")
     saved = getattr(_local, "saved", None)
     if isinstance(saved, tuple):
-        names = node.rule.saves
+        names = tuple(node.rule.saves) + tuple(node.rule.residuals)
         for i, value in enumerate(saved):
             name = names[i] if i < len(names) else f"saved {i}"
             if isinstance(value, np.ndarray):

@@ -161,6 +161,17 @@ class Op:
       values (in the order of ``saves``); ``None`` where ``ctx.needs[i]`` is False. The
       gradient may keep the broadcast shape: the compiler sums it back, as the engine does.
 
+    Residuals, for an op whose backward needs what its forward computed on the way (the
+    softmax of a fused cross-entropy): ``residuals`` names them, and the op defines
+    ``forward_with_residuals(self, *xs) -> (out, (r1, r2, ...))`` beside ``forward``.
+    The engine calls it only when it records the op, keeps the residuals on the node and
+    passes them to backward after the saved values: ``backward(self, ctx, g, *saved,
+    *residuals)``. They are plain arrays, so where they cannot be used they arrive as
+    ``None`` and backward computes from the saved values instead: under
+    ``create_graph=True`` (a residual has no graph to differentiate through) and when
+    ``check_graph`` runs a node again. ``emit_backward`` gets the saved values only, and
+    writes its own recomputation.
+
     ``ctx`` gives the shapes and dtypes (``ctx.parents[i].shape``, ``ctx.shape``,
     ``ctx.dtype``) so that the text can be specialised; the same ``ctx`` must give the
     same text. The expressions must compute what forward and backward compute (the
@@ -196,6 +207,8 @@ class Op:
     #: The backward rule as text, one line per input (a str for one input): docs and pictures show it.
     formula = ""
     saves: tuple = ()
+    #: Names of the arrays ``forward_with_residuals`` returns beside the output for backward.
+    residuals: tuple = ()
     #: Whether apply checks that forward returned a floating array. The built-in ops,
     #: whose forwards are numpy calls on float arrays, declare False.
     check_output = True
@@ -230,11 +243,17 @@ class Op:
         backward = inspect.signature(cls.backward).parameters.values()
         if not any(p.kind == p.VAR_POSITIONAL for p in backward):
             takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in backward) - 3  # self, ctx, g
-            if takes != len(cls.saves):
+            if takes != len(cls.saves) + len(cls.residuals):
+                kept = f" and residuals = {tuple(cls.residuals)}" if cls.residuals else ""
                 raise TypeError(
                     f"{cls.__name__}.backward(self, ctx, g, ...) takes {takes} saved value(s) after g, "
-                    f"but saves = {tuple(cls.saves)} names {len(cls.saves)}"
+                    f"but saves = {tuple(cls.saves)}{kept} {'name' if kept else 'names'} {len(cls.saves) + len(cls.residuals)}"
                 )
+        if cls.residuals and not callable(getattr(cls, "forward_with_residuals", None)):
+            raise TypeError(
+                f"{cls.__name__} names residuals = {tuple(cls.residuals)} but defines no "
+                "forward_with_residuals(self, *xs) returning (out, residuals)"
+            )
         slots = []
         for saved in cls.saves:
             if saved == "out":
@@ -427,8 +446,9 @@ def _check_not_written(node: Node, saved: tuple) -> None:
                 start, end = _byte_bounds(array)
                 hit = start < bounds[1] and bounds[0] < end
             if hit:
-                slot = node.rule.save_slots[index] if index < len(node.rule.save_slots) else index
-                value = "its output" if slot < 0 else f"its input {slot}"
+                slots = node.rule.save_slots
+                slot = slots[index] if index < len(slots) else None
+                value = "a value it computed" if slot is None else "its output" if slot < 0 else f"its input {slot}"
                 what = f"Tensor {name!r}" if name else f"a Tensor of shape {fmt(shape)}"
                 raise RuntimeError(
                     f"backward: {what} was changed in place after '{node.name}' (node {node.id}) saved {value} "
@@ -591,9 +611,11 @@ def _propagate(node: Node, g, grads: dict, heap: list, retain_graph: bool, creat
 def _lift_saved(node: Node) -> tuple:
     """For create_graph: the saved arrays as Tensors wired to the nodes that made them."""
     make = hooks.make_tensor
-    return tuple(
+    lifted = tuple(
         make(array, node if slot < 0 else node.parents[slot]) for slot, array in zip(node.rule.save_slots, node.saved)
     )
+    # Residuals are arrays with no graph behind them: backward recomputes them from the lifted values.
+    return lifted + (None,) * len(node.rule.residuals)
 
 
 def _as_gradient_tuple(node: Node, in_grads) -> tuple:

@@ -36,12 +36,14 @@ def apply(rule, *inputs):
         return apply2(rule, inputs[0], inputs[1])
     like = next((t for t in inputs if isinstance(t, Tensor)), None)
     inputs = tuple(_coerce(t, like, rule.name) for t in inputs)
-    out = rule.forward(*[t._data for t in inputs])
+    recording = _state.grad_enabled and any(t._rg for t in inputs)
+    out, kept = _forward(rule, recording, *[t._data for t in inputs])
     if type(out) is not np.ndarray or rule.check_output:
         out = _checked_output(rule, out)
-    if _state.grad_enabled and any(t._rg for t in inputs):
+    if recording:
         needs = tuple([t._rg for t in inputs])
-        return _make(out, record(rule, tuple([_node_of(t) for t in inputs]), needs, _saved(rule, inputs, out), out))
+        saved = _saved(rule, inputs, out) + kept
+        return _make(out, record(rule, tuple([_node_of(t) for t in inputs]), needs, saved, out))
     return _make(out, None)
 
 
@@ -49,16 +51,20 @@ def apply1(rule, a):
     """``apply`` for one input."""
     if not isinstance(a, Tensor):
         a = _coerce(a, None, rule.name)
-    out = rule.forward(a._data)
+    recording = a._rg and _state.grad_enabled
+    if recording and rule.residuals:
+        out, kept = _forward(rule, True, a._data)
+    else:
+        out, kept = rule.forward(a._data), ()
     if type(out) is not np.ndarray or rule.check_output:
         # ufuncs on 0-d arrays return numpy scalars; user ops may return lists or integers.
         out = _checked_output(rule, out)
     t = _new(Tensor)
     t._data = out
-    if a._rg and _state.grad_enabled:
+    if recording:
         slots = rule.save_slots
         saved = () if not slots else ((out,) if slots == _OUT else _saved(rule, (a,), out))
-        t._node, t._rg = record(rule, (a._node,), _ONE, saved, out), True
+        t._node, t._rg = record(rule, (a._node,), _ONE, saved + kept if kept else saved, out), True
     else:
         t._node, t._rg = None, False
     return t
@@ -70,15 +76,21 @@ def apply2(rule, a, b):
         b = _constant(b, a, rule) if isinstance(a, Tensor) else _coerce(b, None, rule.name)
     if not isinstance(a, Tensor):
         a = _constant(a, b, rule)
-    out = rule.forward(a._data, b._data)
+    ga, gb = a._rg, b._rg
+    recording = (ga or gb) and _state.grad_enabled
+    if recording and rule.residuals:
+        out, kept = _forward(rule, True, a._data, b._data)
+    else:
+        out, kept = rule.forward(a._data, b._data), ()
     if type(out) is not np.ndarray or rule.check_output:
         out = _checked_output(rule, out)
     t = _new(Tensor)
     t._data = out
-    ga, gb = a._rg, b._rg
-    if (ga or gb) and _state.grad_enabled:
+    if recording:
         slots = rule.save_slots
         saved = () if not slots else ((a._data, b._data) if slots == _BOTH else _saved(rule, (a, b), out))
+        if kept:
+            saved += kept
         # Constant tuples, not a new one per op (a tuple made per op is also one freed per op).
         needs = _BOTH_NEED if ga and gb else (_FIRST if ga else _SECOND)
         parents = (a._node or _node_of(a), b._node or _node_of(b))
@@ -90,6 +102,19 @@ def apply2(rule, a, b):
 
 _OUT, _BOTH = (-1,), (0, 1)
 _ONE, _BOTH_NEED, _FIRST, _SECOND = (True,), (True, True), (True, False), (False, True)
+
+
+def _forward(rule, recording: bool, *arrays) -> tuple:
+    """``(out, residuals)``: the residuals of an op that declares them when the node is recorded, else ``()``."""
+    if not (recording and rule.residuals):
+        return rule.forward(*arrays), ()
+    result = rule.forward_with_residuals(*arrays)
+    if type(result) is not tuple or len(result) != 2 or type(result[1]) is not tuple or len(result[1]) != len(rule.residuals):
+        raise TypeError(
+            f"{rule.name}: forward_with_residuals must return (out, residuals) with a tuple of "
+            f"{len(rule.residuals)} residual(s) {tuple(rule.residuals)}, got {type(result).__name__}"
+        )
+    return result
 
 
 def _saved(rule, inputs, out) -> tuple:

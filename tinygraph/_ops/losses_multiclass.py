@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from tinygraph._ops._base import Primitive, is_array
-from tinygraph._ops.softmax import _log_softmax_text, _softmax_text, class_axis, log_softmax, softmax, stable_log_softmax
+from tinygraph._ops.softmax import _finite_max, _log_softmax_text, _softmax_text, class_axis, log_softmax, softmax
 from tinygraph._shapes import fmt
 
 
@@ -25,6 +25,17 @@ def _onehot(labels: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
     along[axis] = shape[axis]
     kept = shape[:axis] + (1,) + shape[axis + 1 :]
     return np.arange(shape[axis]).reshape(along) == labels.reshape(kept)
+
+
+def _label_positions(labels: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    """The C-order flat positions in ``shape`` of each sample's label along ``axis``."""
+    before, classes, after = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    rows = labels.reshape(before, after).astype(np.intp)
+    if before > 1:
+        rows = rows + (np.arange(before) * classes)[:, None]
+    positions = rows * after
+    positions += np.arange(after)
+    return positions.reshape(-1)
 
 
 class CrossEntropy(Primitive):
@@ -68,6 +79,7 @@ class CrossEntropy(Primitive):
     name = "cross_entropy"
     formula = ("dlogits = g * (softmax(logits) - onehot(target)) / N", "dtarget = -g * log_softmax(logits) / N")
     saves = ("logits", "target")
+    residuals = ("probs", "picked")
     function = "cross_entropy"
     __slots__ = ("axis",)
 
@@ -100,34 +112,55 @@ class CrossEntropy(Primitive):
         )
 
     def forward(self, logits, target):
-        axis, classes, samples = self._geometry(logits.shape)
-        log_p = stable_log_softmax(logits, axis)
-        if self._is_labels(logits.shape, target.shape, axis):
+        return self.forward_with_residuals(logits, target)[0]
+
+    def forward_with_residuals(self, logits, target):
+        """The loss, and for backward the softmax and (for labels) the flat positions of the labels."""
+        shape = logits.shape
+        axis, classes, samples = self._geometry(shape)
+        shifted = logits - _finite_max(logits, axis)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=axis, keepdims=True)
+        with np.errstate(divide="ignore"):  # a class axis of -inf logits gives log(0): the loss is inf, as it should
+            log_total = np.log(total)
+        probs = np.divide(exp, total, out=exp)
+        if self._is_labels(shape, target.shape, axis):
             bad = ~((target >= 0) & (target < classes) & (target == np.floor(target)))  # nan is bad too
             if bad.any():
                 raise ValueError(
-                    f"cross_entropy: class labels must be whole numbers in [0, {classes}) (the logits {fmt(logits.shape)} "
+                    f"cross_entropy: class labels must be whole numbers in [0, {classes}) (the logits {fmt(shape)} "
                     f"have {classes} classes on axis {axis}); got {_some(target[bad])}"
                 )
-            loss = -np.sum(log_p, where=_onehot(target, logits.shape, axis)) / samples
-        else:
-            if not (target.min() >= 0 and target.max() <= 1):  # written so that nan fails too
-                outside = ~((target >= 0) & (target <= 1))
-                raise ValueError(
-                    f"cross_entropy: target probabilities must lie in [0, 1] (shape {fmt(target.shape)}); got {_some(target[outside])}"
-                )
-            loss = -(target * log_p).sum() / samples
-        return np.asarray(loss, dtype=logits.dtype)
+            picked = _label_positions(target, shape, axis)
+            # -sum(log_softmax at the labels) = sum(log_total) - sum(shifted at the labels)
+            loss = (log_total.sum() - shifted.ravel()[picked].sum()) / samples
+            return np.asarray(loss, dtype=logits.dtype), (probs, picked)
+        if not (target.min() >= 0 and target.max() <= 1):  # written so that nan fails too
+            outside = ~((target >= 0) & (target <= 1))
+            raise ValueError(
+                f"cross_entropy: target probabilities must lie in [0, 1] (shape {fmt(target.shape)}); got {_some(target[outside])}"
+            )
+        loss = -(target * (shifted - log_total)).sum() / samples
+        return np.asarray(loss, dtype=logits.dtype), (probs, None)
 
-    def backward(self, ctx, g, logits, target):
+    def backward(self, ctx, g, logits, target, probs, picked):
+        # probs and picked are None under create_graph (and when tg.compile or check_graph
+        # run the rule): the softmax is then recomputed from the saved logits.
         shape = ctx.parents[0].shape
         axis, _, samples = self._geometry(shape)
         if self._is_labels(shape, ctx.parents[1].shape, axis):
-            onehot = _onehot(target if is_array(target) else target.data, shape, axis)
-            return g * (softmax(logits, axis) - onehot) / samples, None
+            if probs is None:
+                onehot = _onehot(target if is_array(target) else target.data, shape, axis)
+                return g * (softmax(logits, axis) - onehot) / samples, None
+            dz = np.array(probs, order="C")  # a C-ordered copy: picked are C-order positions
+            dz.reshape(-1)[picked] -= 1.0
+            dz *= g  # in this order, the same numbers as g * (softmax - onehot) / N
+            dz /= samples
+            return dz, None
         dz = dt = None
         if ctx.needs[0]:
-            dz = g * (softmax(logits, axis) * target.sum(axis=axis, keepdims=True) - target) / samples
+            p = softmax(logits, axis) if probs is None else probs
+            dz = g * (p * target.sum(axis=axis, keepdims=True) - target) / samples
         if ctx.needs[1]:
             dt = -g * log_softmax(logits, axis) / samples
         return dz, dt
