@@ -8,7 +8,11 @@ line, not by mutmut's number, which shifts whenever a function changes) is count
 equivalent: it computes what the original computes, so no test can kill it. The list says
 why, for each. A listed entry that no longer survives is reported as stale.
 
-    python scripts/mutation_report.py [--equivalent FILE] [--survivors] [--fail-on-alive]
+    python scripts/mutation_report.py [--equivalent FILE] [--survivors] [--fail-on-alive] [--only MODULE ...]
+
+Each survivor is printed with its mutant's name (``tinygraph._graph.x_record__mutmut_3``): run a
+test against that one mutant from the ``mutants/`` folder with
+``MUTANT_UNDER_TEST=<name> python -m pytest tests/...``.
 """
 
 from __future__ import annotations
@@ -92,10 +96,13 @@ def main(argv=None) -> int:
     parser.add_argument("--root", type=Path, default=Path("."), help="where mutmut ran (default: here)")
     parser.add_argument("--equivalent", type=Path, default=Path(__file__).with_name("mutation_equivalent.txt"))
     parser.add_argument("--survivors", action="store_true", help="list every survivor, equivalent ones too")
+    parser.add_argument("--only", nargs="+", metavar="MODULE", help="only these modules (prefixes: tinygraph._ops.linalg)")
     parser.add_argument("--fail-on-alive", action="store_true", help="exit 1 if a mutant not listed as equivalent survives")
     args = parser.parse_args(argv)
 
     results = load(args.root)
+    if args.only:
+        results = {k: v for k, v in results.items() if any(k.startswith(prefix + ".") for prefix in args.only)}
     if not results:
         sys.exit(f"mutation_report: no mutmut results under {args.root / 'mutants'}; run mutmut first")
     listed = read_equivalents(args.equivalent)
@@ -122,7 +129,7 @@ def main(argv=None) -> int:
             row["equivalent"] += 1
         else:
             row["survived" if code in SURVIVED else "no tests" if code in NO_TESTS else "other"] += 1
-        survivors.append((function, removed, changed, reason, code))
+        survivors.append((function, removed, changed, reason, code, key))
 
     print(f"{'module':32} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'alive':>7} {'kill rate':>9}")
     total = defaultdict(int)
@@ -145,13 +152,18 @@ def main(argv=None) -> int:
     shown = survivors if args.survivors else alive
     if shown:
         print(f"\n{'Survivors' if args.survivors else 'Survivors not listed as equivalent'} ({len(shown)}):")
-        for function, removed, changed, reason, code in shown:
+        for function, removed, changed, reason, code, key in shown:
             was = " / ".join(removed)
-            tag = "" if code in SURVIVED else "  [no test reaches it]" if code in NO_TESTS else f"  [exit {code}]"
-            print(f"  {function}{tag}\n      - {was}\n      + {changed}")
+            tag = (
+                "" if code in SURVIVED else "  [no test reaches it]" if code in NO_TESTS
+                else "  [not run yet]" if code is None else f"  [exit {code}]"
+            )
+            print(f"  {function}  {key}{tag}\n      - {was}\n      + {changed}")
             if reason:
                 print(f"      equivalent: {reason}")
     stale = sorted(set(listed) - used)
+    if args.only:
+        stale = [entry for entry in stale if any(entry[0].startswith(prefix + ".") for prefix in args.only)]
     if stale:
         print(f"\nListed as equivalent but no longer surviving ({len(stale)}); remove them from {args.equivalent.name}:")
         for function, changed in stale:
