@@ -401,7 +401,9 @@ class MaxPool2d(Primitive):
             np.equal(x[:, :, rows, columns], out, out=hit[i, j])
         share = hit.astype(dtype)
         count = hit.sum(axis=(0, 1))
-        if count.max(initial=1) > 1:
+        # Divide when some window has ties, or has no maximum at all (a NaN: 0 / 0 makes its
+        # gradient NaN, as max's is), so that a window's gradient never depends on the others.
+        if count.max(initial=1) > 1 or not count.all():
             share /= count
         return share.transpose(2, 3, 4, 5, 0, 1)
 
