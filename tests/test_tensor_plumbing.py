@@ -437,3 +437,116 @@ def test_a_user_op_with_three_inputs_on_plain_arrays():
     out = FusedMultiplyAdd.apply(np.array([1.0, 2.0]), [3.0, 4.0], 0.5)
     assert isinstance(out, tg.Tensor) and not out.requires_grad
     np.testing.assert_array_equal(out.data, [3.5, 8.5])
+
+
+# ----------------------------------------------------------------- the third mutation run (issue 13): numpy protocol, repr, messages
+
+
+def test_array_conversion_keeps_a_float32_tensors_dtype_and_memory():
+    # np.asarray(t) with no dtype is the Tensor's own array: no cast to float64, no copy.
+    t = tg.Tensor(np.array([0.1, 2.5], dtype=np.float32))
+    assert np.asarray(t) is t.data and np.asarray(t).dtype == np.float32
+    assert np.array(t, copy=True).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("target", ["U32", np.float16, np.float64, np.int32])
+@pytest.mark.parametrize("copy", [None, True])
+def test_array_conversion_with_a_dtype_is_numpys_conversion_of_the_data(dtype, target, copy):
+    # The cast goes straight from the Tensor's dtype to the one asked for: text of a float32
+    # 0.1 is "0.1", not the "0.10000000149011612" of a detour through float64.
+    t = tg.Tensor(np.array([0.1, 2.5, -3.75], dtype=dtype))
+    got = np.array(t, dtype=target, copy=copy)
+    want = np.array(t.data, dtype=target, copy=copy)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert not np.shares_memory(got, t.data) or (copy is None and np.dtype(target) == np.dtype(dtype))
+
+
+def test_numpy_functions_take_constant_tensors_nested_in_a_keyword_list():
+    c = tg.Tensor([[1.25, 2.5]])
+    np.testing.assert_array_equal(np.block(arrays=[[c, c]]), [[1.25, 2.5, 1.25, 2.5]])
+    np.testing.assert_array_equal(np.column_stack(tup=(c, c)), [[1.25, 2.5, 1.25, 2.5]])
+
+
+_CUT = "is not differentiable in tinygraph and would cut the graph; use a tinygraph op, define an Op, or leave the graph with .detach().numpy()"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x: np.hypot(x, x), f"np.hypot {_CUT}"),
+        (lambda x: np.add.reduce(x), f"np.add.reduce {_CUT}"),
+        (lambda x: np.multiply.accumulate(x), f"np.multiply.accumulate {_CUT}"),
+        # a question about values is answered, but not into out=, which would leave the graph
+        (lambda x: np.isfinite(x, out=np.empty(2, dtype=bool)), f"np.isfinite {_CUT}"),
+        (lambda x: np.block([[x, x]]), f"np.block {_CUT}"),
+    ],
+)
+def test_numpy_calls_that_would_cut_the_graph_are_refused_naming_the_call(call, message):
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError) as info:
+        call(x)
+    assert str(info.value) == message
+
+
+def test_a_boolean_question_without_out_is_answered_on_a_tensor_that_requires_grad():
+    x = tg.Tensor([1.0, np.inf], requires_grad=True)
+    assert np.isfinite(x).tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: iter(tg.Tensor(1.0)), TypeError, "iteration over a 0-d Tensor"),
+        (lambda: tg.Tensor([]).argmax(), ValueError, "argmax: a Tensor of shape (0,) is empty, so it has no max"),
+        (lambda: tg.Tensor(np.zeros((2, 0))).argmin(), ValueError, "argmin: a Tensor of shape (2, 0) is empty, so it has no min"),
+        (lambda: tg.Tensor([1.0]).argmax(axis=(0,)), TypeError, "argmax: axis must be an int or None, got (0,) for shape (1,)"),
+        (lambda: tg.Tensor([1.0]).argmin(axis=1), ValueError, "argmin: axis 1 is out of range for shape (1,)"),
+        (
+            lambda: tg.Tensor([1.0], requires_grad=True).register_hook(3),
+            TypeError,
+            "register_hook: expected a function of the gradient, got int",
+        ),
+        (
+            lambda: tg.Tensor([1.0]).register_hook(print),
+            RuntimeError,
+            "register_hook: this Tensor does not require grad, so no gradient will ever reach it",
+        ),
+    ],
+)
+def test_tensor_method_errors_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_argmax_and_argmin_give_flat_positions_by_default_and_keep_dims_when_asked():
+    data = np.array([[3.0, -1.0, 7.0], [0.5, 9.0, -2.0]])
+    t = tg.Tensor(data)
+    for which in ("argmax", "argmin"):
+        flat = getattr(t, which)()
+        assert flat == getattr(data, which)() and np.ndim(flat) == 0
+        np.testing.assert_array_equal(getattr(t, which)(axis=-1), getattr(data, which)(axis=-1))
+        kept = getattr(t, which)(axis=0, keepdims=True)
+        assert kept.shape == (1, 3)
+        np.testing.assert_array_equal(kept, getattr(data, which)(axis=0, keepdims=True))
+
+
+def test_repr_rounds_to_four_decimals_and_summarises_above_twenty_values():
+    assert repr(tg.Tensor([1.234567, -0.000123])) == "Tensor([ 1.2346e+00, -1.2300e-04])"
+    assert repr(tg.Tensor([1.23456])) == "Tensor([1.2346])"
+    assert "..." in repr(tg.Tensor(np.arange(21.0)))
+
+
+@pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < "2.0.0", reason="numpy 1.x has no copy= in __array__")
+def test_array_conversion_without_copy_refuses_a_cast_as_numpy_does():
+    # copy=False promises the result shares the data; a cast cannot, so numpy raises for an
+    # array, and it must for a Tensor too rather than hand back a silent copy.
+    t = tg.Tensor(np.array([1.5, 2.5]))
+    assert np.asarray(t, dtype=np.float64, copy=False) is t.data
+    with pytest.raises(ValueError) as ours:
+        np.asarray(t, dtype=np.float32, copy=False)
+    with pytest.raises(ValueError) as numpys:
+        np.asarray(t.data, dtype=np.float32, copy=False)
+    assert str(ours.value) == str(numpys.value)

@@ -517,6 +517,8 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
+        if copy is False and dtype is not None:  # (numpy >= 2) a cast would copy: refused, as numpy does for arrays
+            return np.asarray(self._data, dtype=dtype, copy=False)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
