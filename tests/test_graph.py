@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
+from tinygraph import _graph
 from tinygraph.testing import gradcheck, numerical_gradient
 
 A = np.array([0.3, -1.2, 2.0])
@@ -509,3 +510,238 @@ def test_forward_with_residuals_must_return_out_and_a_tuple_of_residuals(returne
 
     with pytest.raises(TypeError, match=r"sloppy: forward_with_residuals must return \(out, residuals\) with a tuple of 2"):
         Sloppy.apply(tg.Tensor([1.0], requires_grad=True))
+
+
+# ----------------------------------------------------------------- in-place writes: which ones count, and how they are told
+
+
+def _refusal(what: str, node, value: str, shape: str) -> str:
+    return (
+        f"backward: {what} was changed in place after '{node.name}' (node {node.id}) saved {value} of shape {shape} "
+        "for backward, so its gradient would be computed at the new values; run the forward again after changing it, "
+        "or change parameters after backward (assign a new array, t.data = t.data - lr * t.grad, to keep a retained "
+        "graph valid)"
+    )
+
+
+def test_the_refusal_names_the_tensor_and_which_saved_value_was_changed():
+    # One row per way of naming: a named input 0 (slot 0 is an input, not the output), an
+    # unnamed input 1 (named by its shape), and the output.
+    x = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True, name="x")
+    prod = x * np.array([3.0, 4.0])  # mul saves both inputs: x is input 0
+    loss = prod.sum()
+    x.data *= 2.0
+    with pytest.raises(RuntimeError) as info:
+        loss.backward()
+    assert str(info.value) == _refusal("Tensor 'x'", prod.node, "its input 0", "(2,)")
+
+    w = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    c = tg.Tensor(np.ones((1, 3)))
+    prod = w * c  # c is input 1, broadcast: the message gives the saved array's own shape
+    loss = prod.sum()
+    c.data *= 2.0
+    with pytest.raises(RuntimeError) as info:
+        loss.backward()
+    assert str(info.value) == _refusal("a Tensor of shape (1, 3)", prod.node, "its input 1", "(1, 3)")
+
+    y = tg.Tensor(np.array([0.5]), requires_grad=True).exp()  # exp saves its output
+    y.name = "y"
+    y.data += 1.0
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    assert str(info.value) == _refusal("Tensor 'y'", y.node, "its output", "(1,)")
+
+
+def test_a_write_made_before_the_forward_does_not_refuse_its_backward():
+    w = tg.Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    w.data *= 2.0  # before the graph was recorded: the graph saves the new values
+    loss = (w * w).sum()
+    other = tg.Tensor(np.ones(2))
+    other.data *= 3.0  # a later write elsewhere makes backward look at the recorded writes
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [4.0, -8.0, 12.0])
+
+
+def test_a_parameter_written_twice_refuses_graphs_recorded_between_the_writes():
+    w = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True, name="w")
+    w.data *= 2.0
+    prod = w * w
+    loss = prod.sum()
+    w.data *= 2.0  # the same array again: its record must move to this write
+    with pytest.raises(RuntimeError) as info:
+        loss.backward()
+    assert str(info.value) == _refusal("Tensor 'w'", prod.node, "its input 0", "(2,)")
+    after = (w * w).sum()  # recorded after both writes: nothing to refuse
+    after.backward()
+    np.testing.assert_array_equal(w.grad, [8.0, 16.0])
+
+
+@pytest.mark.parametrize(
+    "saved, written, refused",
+    [
+        (slice(0, 3), slice(3, 6), False),  # the written bytes start where the saved ones end
+        (slice(3, 6), slice(0, 3), False),  # ...or end where they start
+        (slice(0, 3), slice(2, 4), True),  # one element in common
+        (slice(2, 5), slice(0, 3), True),
+        (slice(0, 6), slice(5, 6), True),
+    ],
+)
+def test_a_write_through_a_view_that_is_gone_refuses_only_graphs_that_saved_those_bytes(saved, written, refused):
+    memory = np.arange(1.0, 7.0)
+    x = tg.Tensor(memory[saved], requires_grad=True)
+    loss = (x * x).sum()
+    view = tg.Tensor(memory[written])
+    view.data += 10.0
+    del view  # the written view is gone: only the byte range it covered is left to compare
+    gc.collect()
+    if refused:
+        with pytest.raises(RuntimeError, match="was changed in place after 'mul'"):
+            loss.backward()
+    else:
+        loss.backward()
+        np.testing.assert_array_equal(x.grad, 2 * memory[saved])
+
+
+def test_writes_through_views_of_two_parameters_are_both_remembered():
+    first, second = np.arange(4.0), np.arange(4.0)
+    a, b = tg.Tensor(first, requires_grad=True), tg.Tensor(second, requires_grad=True)
+    loss = (a * b).sum()
+    tg.Tensor(first[1:3]).data *= 2.0  # a view write on each parameter: the second must not replace the first
+    tg.Tensor(second[:1]).data *= 2.0
+    with pytest.raises(RuntimeError, match="saved its input 0 of shape"):
+        loss.backward()
+
+
+def test_a_write_through_a_strided_view_of_a_view_reaches_the_owner_of_the_memory():
+    memory = np.arange(12.0)
+    # as_strided makes an array whose base is a helper object holding a view: the record
+    # must follow that chain down to the array that owns the memory.
+    strided = np.lib.stride_tricks.as_strided(memory[2:], shape=(3,), strides=(3 * memory.itemsize,))
+    x = tg.Tensor(memory[:6], requires_grad=True)
+    loss = (x * x).sum()
+    view = tg.Tensor(strided)
+    view.data *= 0.5  # memory[2], memory[5], memory[8]: two of them are saved by the graph
+    del view, strided
+    gc.collect()
+    with pytest.raises(RuntimeError, match="was changed in place after 'mul'"):
+        loss.backward()
+
+
+def test_when_disjointness_is_too_hard_to_prove_backward_assumes_the_worst():
+    # Two strided views of one buffer that share no element, but proving it needs more
+    # work than the engine allows (numpy's TooHardError): it refuses rather than risk a
+    # gradient computed at changed values.
+    memory = np.zeros(72_000)
+    item = memory.itemsize
+    saved = np.lib.stride_tricks.as_strided(memory, shape=(28, 17, 35), strides=(656 * item, 871 * item, 574 * item))
+    written = np.lib.stride_tricks.as_strided(
+        memory[981:], shape=(17, 10, 47), strides=(1589 * item, 277 * item, 902 * item)
+    )
+    assert not np.shares_memory(saved, written)  # exactly: disjoint
+    x = tg.Tensor(saved, requires_grad=True)
+    loss = (x * 2.0).sum()
+    w = tg.Tensor(written)
+    w.data += 1.0
+    with pytest.raises(RuntimeError, match="was changed in place after 'mul'"):
+        loss.backward()
+
+
+def test_records_of_written_views_go_away_with_the_memory():
+    # A training loop that assigns new arrays and writes through views of them must not
+    # pile up records of arrays that are gone.
+    for _ in range(3):
+        memory = np.ones(4)
+        tg.Tensor(memory[1:]).data *= 2.0
+        assert any(record[1]() is memory for record in _graph._writes.values())
+        del memory
+    gc.collect()
+    assert [record for record in _graph._writes.values() if record[1]() is None] == []
+
+
+# ----------------------------------------------------------------- the leaf rule, nodes and the released marker
+
+
+def test_the_leaf_rule_has_neither_forward_nor_backward():
+    leaf = tg.Tensor([1.0], requires_grad=True).node
+    with pytest.raises(RuntimeError) as info:
+        leaf.rule.forward()
+    assert str(info.value) == "leaf: a leaf has no forward"
+    with pytest.raises(RuntimeError) as info:
+        leaf.rule.backward(leaf, np.ones(1))
+    assert str(info.value) == "leaf: a leaf has no backward"
+
+
+def test_a_node_shows_its_op_id_label_and_shape():
+    x = tg.Tensor(np.zeros((2, 3)), requires_grad=True)
+    y = tg.tanh(x)
+    assert repr(y.node) == f"<tanh node {y.node.id} (2, 3)>"  # no label: nothing after the id
+    y.name = "h"
+    assert repr(y.node) == f"<tanh node {y.node.id} 'h' (2, 3)>"
+
+
+def test_a_released_node_shows_released():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.sum().backward()
+    assert repr(y.node.saved) == "<released>"
+
+
+# ----------------------------------------------------------------- user ops: how many inputs they take
+
+
+def test_a_user_op_checks_how_many_inputs_it_is_given():
+    # Defined here, not at import, so that the class is built by the code under test.
+    class Scale(tg.Op):
+        saves = ("w",)
+
+        def forward(self, x, w, b=None):
+            return x * w if b is None else x * w + b
+
+        def backward(self, ctx, g, w):
+            return g * w, None, g
+
+    assert (Scale.arity, Scale.min_arity, Scale.input_names) == (3, 2, ("x", "w", "b"))
+    x, w = tg.Tensor([1.0, 2.0], requires_grad=True), tg.Tensor([3.0, 4.0])
+    np.testing.assert_array_equal(Scale.apply(x, w).data, [3.0, 8.0])
+    np.testing.assert_array_equal(Scale.apply(x, w, np.ones(2)).data, [4.0, 9.0])
+    for inputs in [(x,), (x, w, w, w)]:
+        with pytest.raises(TypeError) as info:
+            Scale.apply(*inputs)
+        assert str(info.value) == f"Scale: takes 3 input(s), got {len(inputs)}"
+
+    class Twice(tg.Op):
+        def forward(self, x, y):
+            return 2 * x + y
+
+        def backward(self, ctx, g):
+            return 2 * g, g
+
+    assert (Twice.arity, Twice.min_arity) == (2, 2)
+    with pytest.raises(TypeError) as info:
+        Twice.apply(x)
+    assert str(info.value) == "Twice: takes 2 input(s), got 1"
+
+
+# ----------------------------------------------------------------- node_gradients: the gradients pictures show
+
+
+def test_node_gradients_are_plain_arrays_of_each_nodes_dtype():
+    x = tg.Tensor(np.array([0.5, -1.0], dtype=np.float32), requires_grad=True)
+    h = tg.tanh(x)
+    root = (h * h).sum()
+    got = _graph.node_gradients(root.node)
+    assert all(type(g) is np.ndarray and g.dtype == np.float32 for g in got.values())
+    assert got[root.node].shape == () and got[root.node] == 1.0
+    want = numerical_gradient(lambda v: float(np.sum(np.tanh(v) ** 2)), x.data.astype(np.float64))
+    np.testing.assert_allclose(got[x.node], want, rtol=1e-3)
+    np.testing.assert_allclose(got[h.node], 2 * h.data, rtol=1e-6)
+    assert x.grad is None  # nothing written to .grad
+
+
+def test_grad_mode_is_exactly_false_while_node_gradients_runs():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3.0
+    modes = []
+    h.register_hook(lambda g: modes.append(tg.is_grad_enabled()))
+    _graph.node_gradients(h.sum().node)
+    assert modes == [False] and modes[0] is False
