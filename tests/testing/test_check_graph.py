@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 
 import tinygraph as tg
 from tinygraph import nn
-from tinygraph.testing import check_graph, gradcheck
+from tinygraph.testing import GraphCheck, check_graph, gradcheck
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -393,3 +395,639 @@ def test_draw_highlights_the_failing_nodes():
     report = check_graph(deep_net_with(op))
     dot = report.draw().source
     assert op.name in dot
+
+
+# ----------------------------------------------------------------- the report word for word, and its numbers
+#
+# check_graph's report is read by people hunting a wrong backward: which node, which input and
+# element, the two derivatives, the ratio, and why a node passed (one-sided at a kink, elements
+# skipped, a float32 forward). The tables below pin it line by line for representative graphs,
+# right and wrong; the weights v are drawn from a fixed seed, so the numbers are reproducible.
+
+
+class IntegerOnly(tg.Op):
+    """3x, defined at whole numbers only (nan elsewhere): no finite difference exists, every element is skipped."""
+
+    name = "integer_only"
+
+    def forward(self, x):
+        return np.where(x == np.round(x), 3.0 * x, np.nan)
+
+    def backward(self, ctx, g):
+        return 3.0 * g
+
+
+class Flat(tg.Op):
+    """A constant output whose backward returns -0.0 (g * 0 with a negative g): the report shows 0, not -0."""
+
+    name = "flat"
+
+    def forward(self, x):
+        return np.zeros_like(x)
+
+    def backward(self, ctx, g):
+        return -(0.0 * np.abs(g))
+
+
+def right_graph():
+    x = tg.Tensor(np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]), requires_grad=True, name="x")
+    W = tg.Tensor(np.array([[0.3], [-0.6], [0.9]]), requires_grad=True, name="W")
+    z = tg.Tensor(np.array([0.0, 0.5, -0.5]), requires_grad=True, name="z")  # relu's kink at z[0]
+    k = tg.Tensor(np.array([1.0, -2.0]), requires_grad=True, name="k")
+    empty = tg.Tensor(np.zeros(0), requires_grad=True, name="empty")
+    with tg.name_scope("block"):
+        h = tg.tanh(x @ W)
+    return ((h * 3.0).sum() + tg.relu(z).sum() + IntegerOnly.apply(k).sum() + HalfPrecisionTwice.apply(z).sum()
+            + Flat.apply(k).sum() + empty.sum())
+
+
+RIGHT_REPORT = """\
+check_graph: 18 op nodes, each backward against central differences of its own forward (float64, eps=1e-06, atol=1e-06, rtol=1e-05): all pass
+ #  op             scope  built at  input  element   analytic    numeric  result
+ 1  matmul         block  -         0 'x'  (1, 0)    0.378413   0.378413  ok
+ 2  tanh           block  -         0      (0, 0)   0.0155504  0.0155504  ok
+ 3  mul            -      -         0      (1, 0)     4.12572    4.12572  ok
+ 4  sum            -      -         0      (0, 0)    0.561674   0.561674  ok
+ 5  relu           -      -         0 'z'  (1,)       0.88405    0.88405  ok, one-sided at 1
+ 6  sum            -      -         0      (0,)      0.768249   0.768249  ok
+ 7  add            -      -         0      ()        -1.18194   -1.18194  ok
+ 8  integer_only   -      -         0 'k'  (0,)      -1.63214          -  ok, 2 skipped
+ 9  sum            -      -         0      (0,)      0.786782   0.786782  ok
+10  add            -      -         0      ()       -0.725297  -0.725297  ok
+11  float32_twice  -      -         0 'z'  (1,)       1.29483    1.29483  ok, float32 forward
+12  sum            -      -         0      (0,)       1.04637    1.04637  ok
+13  add            -      -         0      ()       -0.596319  -0.596319  ok
+14  flat           -      -         0 'k'  (0,)             0          0  ok
+15  sum            -      -         0      (0,)      0.860626   0.860626  ok
+16  add            -      -         0      ()       -0.857586  -0.857586  ok
+17  sum            -      -         -      -                -          -  ok
+18  add            -      -         0      ()        -0.57538   -0.57538  ok"""
+
+# (op, depth, input, input_name, element, elements, one_sided, skipped, precision) per node
+RIGHT_VERDICTS = [
+    ("matmul", 1, 0, "x", (1, 0), 9, 0, 0, None),
+    ("tanh", 2, 0, None, (0, 0), 2, 0, 0, None),
+    ("mul", 3, 0, None, (1, 0), 2, 0, 0, None),  # the constant 3.0 needs no gradient: not compared
+    ("sum", 4, 0, None, (0, 0), 2, 0, 0, None),
+    ("relu", 1, 0, "z", (1,), 3, 1, 0, None),
+    ("sum", 2, 0, None, (0,), 3, 0, 0, None),
+    ("add", 5, 0, None, (), 2, 0, 0, None),
+    ("integer_only", 1, 0, "k", (0,), 2, 0, 2, None),
+    ("sum", 2, 0, None, (0,), 2, 0, 0, None),
+    ("add", 6, 0, None, (), 2, 0, 0, None),
+    ("float32_twice", 1, 0, "z", (1,), 3, 0, 0, "float32"),
+    ("sum", 2, 0, None, (0,), 3, 0, 0, None),
+    ("add", 7, 0, None, (), 2, 0, 0, None),
+    ("flat", 1, 0, "k", (0,), 2, 0, 0, None),
+    ("sum", 2, 0, None, (0,), 2, 0, 0, None),
+    ("add", 8, 0, None, (), 2, 0, 0, None),
+    ("sum", 1, None, None, None, 0, 0, 0, None),  # the sum of an empty input: nothing to compare
+    ("add", 9, 0, None, (), 2, 0, 0, None),
+]
+
+
+def test_the_report_of_a_right_graph_line_by_line():
+    report = check_graph(right_graph())
+    assert str(report) == RIGHT_REPORT
+    assert repr(report) == "<GraphCheck: 18 op nodes, 0 failed>"
+    assert report.passed and report.failures == [] and report.first_failure is None
+    assert [(r.op, r.depth, r.input, r.input_name, r.element, r.elements, r.one_sided, r.skipped, r.precision)
+            for r in report] == RIGHT_VERDICTS
+    assert [r.number for r in report] == list(range(1, 19))
+    assert all(r.passed and r.hint is None and r.problem is None and r.site is None for r in report)
+    for r in report:  # the tolerance of the element shown: atol + rtol * |numeric| (float32: both sqrt(eps32))
+        if r.precision:
+            assert r.tolerance == pytest.approx(np.finfo(np.float32).eps ** 0.5 * (1 + abs(r.numeric)), rel=1e-6)
+        elif r.element is not None and r.op != "integer_only":
+            assert r.tolerance == pytest.approx(1e-6 + 1e-5 * abs(r.numeric), rel=1e-12)
+    assert np.isnan(report[7].numeric) and np.isnan(report[7].tolerance)  # skipped: no numeric value at all
+    assert np.isnan(report[16].analytic) and np.isnan(report[16].ratio)
+
+
+def test_what_a_passing_node_and_an_empty_one_say():
+    report = check_graph(right_graph())
+    assert report[0].where() == "'matmul' (#1, scope 'block')"
+    assert report[0].where(number=False) == "'matmul' (scope 'block')"
+    assert report[2].where(number=False) == "'mul'"
+    assert report[0].describe() == "'matmul' (#1, scope 'block'), input 0 'x', element (1, 0): analytic 0.378413, numeric 0.378413"
+    assert report[2].describe(number=False) == "'mul', input 0, element (1, 0): analytic 4.12572, numeric 4.12572"
+    assert report[13].describe() == "'flat' (#14), input 0 'k', element (0,): analytic 0, numeric 0"
+    assert report[16].describe() == "'sum' (#17): nothing to compare"
+    assert report[7].describe(hint=False) == "'integer_only' (#8), input 0 'k', element (0,): analytic -1.63214, numeric -"
+
+
+class DoubleSlope(tg.Op):
+    """x**2 whose backward says 4x: twice the derivative."""
+
+    name = "double_slope"
+    saves = ("x",)
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, ctx, g, x):
+        return g * 4.0 * x
+
+
+class RaisingBackward(tg.Op):
+    name = "raising"
+
+    def forward(self, x):
+        return x * 2.0
+
+    def backward(self, ctx, g):
+        raise ZeroDivisionError("on purpose")
+
+
+class TransposingBackward(RaisingBackward):
+    name = "transposing"
+
+    def backward(self, ctx, g):
+        return 2.0 * g.T
+
+
+class TextBackward(RaisingBackward):
+    name = "text_gradient"
+
+    def backward(self, ctx, g):
+        return "not a gradient"
+
+
+class MeanBroadcast(tg.Op):
+    """(1,) -> (5,) copies; the backward averages the copies where it should add them."""
+
+    name = "mean_broadcast"
+
+    def forward(self, x):
+        return np.broadcast_to(x, (5,)).copy()
+
+    def backward(self, ctx, g):
+        return g.mean(keepdims=True)
+
+
+class SwappedProduct(tg.Op):
+    name = "swapped_product"
+    saves = ("x", "y")
+
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, ctx, g, x, y):
+        return g * x, g * y
+
+
+def _leaf(values, name):
+    return tg.Tensor(np.array(values), requires_grad=True, name=name)
+
+
+def _double_slope_graph():
+    x = _leaf([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], "x")
+    W = _leaf([[0.3], [-0.6], [0.9]], "W")
+    with tg.name_scope("block"):
+        h = tg.tanh(x @ W)
+    return (DoubleSlope.apply(h) * 3.0).sum()
+
+
+HEADER = ("check_graph: {n} op nodes, each backward against central differences of its own forward "
+          "(float64, eps=1e-06, atol=1e-06, rtol=1e-05): {verdict}")
+
+# (id, the graph, the report's lines after its header, the first failure's describe(hint=False, number=False))
+WRONG_GRAPHS = [
+    ("a factor of 2", _double_slope_graph, 5, [
+        "#  op            scope  built at  input  element   analytic    numeric  result",
+        "1  matmul        block  -         0 'x'  (1, 0)    0.378413   0.378413  ok",
+        "2  tanh          block  -         0      (0, 0)   0.0155504  0.0155504  ok",
+        "3  double_slope  -      -         0      (0, 0)     4.79274    2.39637  FAIL, ratio 2",
+        "4  mul           -      -         0      (0, 0)     1.68502    1.68502  ok",
+        "5  sum           -      -         0      (0, 0)     0.88405    0.88405  ok",
+        "first failure (nearest the leaves): 'double_slope' (#3), input 0, element (0, 0): analytic 4.79274, "
+        "numeric 2.39637, ratio 2",
+        "  hint: a factor of 2: analytic = 2 x numeric at every element "
+        "(a derivative such as 2x applied twice, or g + g where g belongs)",
+    ], "'double_slope', input 0, element (0, 0): analytic 4.79274, numeric 2.39637, ratio 2"),
+    ("a backward that raises", lambda: RaisingBackward.apply(_leaf([0.5, -1.0], "x")).sum(), 2, [
+        "#  op       scope  built at  input  element   analytic    numeric  result",
+        "1  raising  -      -         -      -                -          -  FAIL (see below)",
+        "2  sum      -      -         0      (0,)     -0.645451  -0.645451  ok",
+        "first failure (nearest the leaves): 'raising' (#1): its backward raised ZeroDivisionError: on purpose",
+    ], "'raising': its backward raised ZeroDivisionError: on purpose"),
+    ("a transposed gradient", lambda: TransposingBackward.apply(_leaf(np.ones((2, 3)), "x")).sum(), 2, [
+        "#  op           scope  built at  input  element  analytic   numeric  result",
+        "1  transposing  -      -         0 'x'  -               -         -  FAIL (see below)",
+        "2  sum          -      -         0      (1, 1)   0.561674  0.561674  ok",
+        "first failure (nearest the leaves): 'transposing' (#1): transposing: the gradient for input 0 has shape (3, 2), "
+        "which does not reduce to the input's shape (2, 3)",
+        "  hint: transposed: the gradient has shape (3, 2) for input 0 of shape (2, 3) "
+        "(a .T missing, or the operands of a matmul in the wrong order)",
+    ], "'transposing': transposing: the gradient for input 0 has shape (3, 2), which does not reduce to the "
+       "input's shape (2, 3)"),
+    ("a gradient that is no array", lambda: TextBackward.apply(_leaf([0.5, -1.0], "x")).sum(), 2, [
+        "#  op             scope  built at  input  element   analytic    numeric  result",
+        "1  text_gradient  -      -         0      -                -          -  FAIL (see below)",
+        "2  sum            -      -         0      (0,)     -0.645451  -0.645451  ok",
+        "first failure (nearest the leaves): 'text_gradient' (#1): its backward returned a str for input 0, not an array",
+    ], "'text_gradient': its backward returned a str for input 0, not an array"),
+    ("a factor of 1/N, N the size of the output", lambda: MeanBroadcast.apply(_leaf([0.7], "x")).sum(), 2, [
+        "#  op              scope  built at  input  element  analytic  numeric  result",
+        "1  mean_broadcast  -      -         0 'x'  (0,)      1.06449  5.32246  FAIL, ratio 0.2",
+        "2  sum             -      -         0      (0,)      1.25792  1.25792  ok",
+        "first failure (nearest the leaves): 'mean_broadcast' (#1), input 0 'x', element (0,): analytic 1.06449, "
+        "numeric 5.32246, ratio 0.2",
+        "  hint: a factor of 1/N, N = 5 (the size of the output): analytic = numeric x 0.2 at every element "
+        "(a division by N that does not belong, e.g. a sum's gradient divided like a mean's)",
+    ], "'mean_broadcast', input 0 'x', element (0,): analytic 1.06449, numeric 5.32246, ratio 0.2"),
+    ("two gradients swapped",
+     lambda: SwappedProduct.apply(_leaf([0.5, -1.0, 2.0], "a"), _leaf([1.5, 0.25, -0.75], "b")).sum(), 2, [
+        "#  op               scope  built at  input  element  analytic    numeric  result",
+        "1  swapped_product  -      -         0 'a'  (1,)      1.26138  -0.315344  FAIL, ratio -4",
+        "2  sum              -      -         0      (0,)      1.39836    1.39836  ok",
+        "first failure (nearest the leaves): 'swapped_product' (#1), input 0 'a', element (1,): analytic 1.26138, "
+        "numeric -0.315344, ratio -4",
+        "  hint: the gradients of input 0 and input 1 are swapped: each equals the other's numeric gradient "
+        "(return them in the order of forward's parameters)",
+    ], "'swapped_product', input 0 'a', element (1,): analytic 1.26138, numeric -0.315344, ratio -4"),
+]
+
+
+@pytest.mark.parametrize("graph, n, lines, described", [c[1:] for c in WRONG_GRAPHS], ids=[c[0] for c in WRONG_GRAPHS])
+def test_the_report_of_a_wrong_graph_line_by_line(graph, n, lines, described):
+    report = check_graph(graph())
+    assert str(report).splitlines() == [HEADER.format(n=n, verdict="1 FAILED"), *lines]
+    assert repr(report) == f"<GraphCheck: {n} op nodes, 1 failed>"
+    first = report.first_failure
+    assert report.failures == [first] and not report.passed
+    assert [r.passed for r in report] == [r is not first for r in report]  # False, not merely falsy
+    assert [r.depth for r in report] == list(range(1, n + 1))  # a chain: node k is k ops from the leaves
+    assert first.describe(hint=False, number=False) == described
+    # describe() by default: the row number and the hint on a line of its own, as in the report
+    assert f"first failure (nearest the leaves): {first.describe()}" == "\n".join(lines[n + 1:])
+    assert (first.hint is None) == (len(lines) == n + 2)
+
+
+def test_a_recorded_site_and_a_scope_are_shown_where_the_node_is_named():
+    report = check_graph(_double_slope_graph())
+    first = replace(report.first_failure, site=("/nowhere/model.py", 7, "forward"))
+    assert first.built_at == "/nowhere/model.py:7"
+    assert first.where() == "'double_slope' (#3, built at /nowhere/model.py:7)"
+    scoped = replace(report[1], site=("/nowhere/model.py", 12, "forward"))
+    assert scoped.where() == "'tanh' (#2, scope 'block', built at /nowhere/model.py:12)"
+    assert scoped.where(number=False) == "'tanh' (scope 'block', built at /nowhere/model.py:12)"
+    table = str(GraphCheck(report.root, [scoped], eps=1e-6, atol=1e-6, rtol=1e-5)).splitlines()
+    assert table[1:] == [
+        "#  op    scope  built at              input  element   analytic    numeric  result",
+        "2  tanh  block  /nowhere/model.py:12  0      (0, 0)   0.0155504  0.0155504  ok",
+    ]
+    assert first.describe(hint=False) == (
+        "'double_slope' (#3, built at /nowhere/model.py:7), input 0, element (0, 0): analytic 4.79274, "
+        "numeric 2.39637, ratio 2"
+    )
+
+
+def test_the_site_is_the_one_recorded_under_detect_anomaly():
+    x = _leaf([0.5, -1.0], "x")
+    with tg.detect_anomaly():
+        loss = tg.tanh(x).sum()
+    report = check_graph(loss)
+    assert [r.site for r in report] == [loss.node.parents[0].site, loss.node.site]
+    assert all(r.site is not None for r in report)
+
+
+def test_a_problem_without_a_hint_and_hints_turned_off():
+    report = check_graph(TransposingBackward.apply(_leaf(np.ones((2, 3)), "x")).sum())
+    first = report.first_failure
+    assert first.describe(hint=False) == (
+        "'transposing' (#1): transposing: the gradient for input 0 has shape (3, 2), which does not reduce to the "
+        "input's shape (2, 3)"
+    )
+    assert (first.input, first.input_name, first.element) == (0, "x", None)
+    no_hint = replace(first, hint=None)
+    assert no_hint.describe() == first.describe(hint=False)
+
+
+def test_the_settings_in_the_header():
+    report = check_graph(_double_slope_graph(), eps=1e-4, atol=1e-5, rtol=1e-3)
+    assert str(report).splitlines()[0] == (
+        "check_graph: 5 op nodes, each backward against central differences of its own forward "
+        "(float64, eps=0.0001, atol=1e-05, rtol=0.001): 1 FAILED"
+    )
+    assert (report.eps, report.atol, report.rtol) == (1e-4, 1e-5, 1e-3)
+    assert report.first_failure.tolerance == pytest.approx(1e-5 + 1e-3 * abs(report.first_failure.numeric))
+
+
+# ----------------------------------------------------------------- the verdict: tolerances, steps, edges
+
+
+class SignSlope(tg.Op):
+    """A constant output whose backward returns ``scale * sign(g)``: an error of exactly ``scale``."""
+
+    name = "sign_slope"
+
+    def __init__(self, scale: float):
+        self.scale = scale
+
+    def forward(self, x):
+        return np.zeros_like(x)
+
+    def backward(self, ctx, g):
+        return self.scale * np.sign(g)
+
+
+@pytest.mark.parametrize("scale, passed", [(1.0, True), (1.5, False)])
+def test_an_error_equal_to_the_tolerance_passes_and_a_larger_one_fails(scale, passed):
+    # atol 1, rtol 0 and a numeric derivative of exactly 0: the error is exactly `scale` tolerances.
+    x = _leaf([0.5, -1.0, 2.0], "x")
+    report = check_graph(SignSlope.apply(x, scale=scale).sum(), atol=1.0, rtol=0.0)
+    node = report[0]
+    assert node.passed is passed and (node.one_sided, node.skipped) == (0, 0)
+    assert abs(node.analytic) == scale and node.numeric == 0.0 and node.tolerance == 1.0
+
+
+def test_exact_agreement_passes_under_zero_tolerances():
+    # Flat's derivative is 0 and so is every difference: 0 error passes even when the tolerance is 0.
+    report = check_graph(Flat.apply(_leaf([0.5], "x")), atol=0.0, rtol=0.0)
+    assert report.passed and report[0].elements == 1 and report[0].tolerance == 0.0
+
+
+class SlightlyOffCube(tg.Op):
+    """x**3 with a backward 1% too large."""
+
+    name = "slightly_off_cube"
+    saves = ("x",)
+
+    def forward(self, x):
+        return x**3
+
+    def backward(self, ctx, g, x):
+        return 1.01 * 3.0 * g * x * x
+
+
+def test_a_relative_error_of_small_derivatives_is_still_caught():
+    # Derivatives ~1e-3: a 1% error (1e-5) is well above atol + rtol * 1e-3.
+    report = check_graph(SlightlyOffCube.apply(_leaf([0.02, -0.025, 0.015], "x")).sum())
+    assert [r.op for r in report.failures] == ["slightly_off_cube"]
+    assert report[0].ratio == pytest.approx(1.01, rel=1e-6)
+
+
+def test_near_a_pole_the_step_shrinks_tenfold_until_both_sides_are_inside():
+    # log at 5e-7: x - 1e-6 is refused, x -+ 1e-7 is not, so the central difference uses
+    # h = 1e-7: (log(x + h) - log(x - h)) / 2h = atanh(h / x) / h, not 1 / x. That is 1.4%
+    # off, and log's slope passes by lying between the two one-sided differences.
+    report = check_graph(tg.log(_leaf([5e-7], "y")).sum())
+    log = report[0]
+    assert log.passed and (log.one_sided, log.skipped) == (1, 0)
+    assert log.numeric / log.analytic == pytest.approx(np.arctanh(0.2) / 0.2, rel=1e-7)
+
+
+def test_when_no_step_gets_both_sides_inside_the_valid_side_decides():
+    # log at 5e-10: even h = eps / 1000 = 1e-9 crosses 0, so only the forward difference
+    # (log(x + 1e-9) - log(x)) / 1e-9 = log(3) / 1e-9 is left, and it is far from 1 / x.
+    report = check_graph(tg.log(_leaf([5e-10], "y")).sum())
+    log = report[0]
+    assert not log.passed
+    assert log.ratio == pytest.approx(2.0 / np.log(3.0), rel=1e-6)
+    # A step small enough gives a central difference again (for log; the sum after it is left to noise).
+    assert check_graph(tg.log(_leaf([5e-10], "y")).sum(), eps=1e-12)[0].passed
+
+
+def test_no_floating_point_warning_escapes_the_check():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_graph(tg.log(_leaf([5e-7, 2.0], "y")).sum()).passed
+        assert check_graph(IntegerOnly.apply(_leaf([1.0, 2.0], "k")).sum()).passed
+
+
+class Float32Cube(tg.Op):
+    """x**3 rounded to float32."""
+
+    name = "float32_cube"
+    saves = ("x",)
+
+    def forward(self, x):
+        return (x**3).astype(np.float32)
+
+    def backward(self, ctx, g, x):
+        return 3.0 * g * x * x
+
+
+def test_a_float32_forward_is_differenced_with_a_step_of_eps32_to_the_third():
+    # The central difference of x**3 is 3x**2 + h**2: at x = 0.01 the step h = eps32**(1/3)
+    # shows as a relative excess h**2 / (3 x**2) (about 8%), within the float32 tolerance.
+    report = check_graph(Float32Cube.apply(_leaf([0.01], "x")).sum())
+    cube = report[0]
+    h = float(np.finfo(np.float32).eps) ** (1 / 3)
+    assert cube.passed and cube.precision == "float32"
+    assert cube.numeric / cube.analytic == pytest.approx(1 + h**2 / (3 * 0.01**2), rel=1e-4)
+    assert cube.tolerance == pytest.approx(float(np.finfo(np.float32).eps) ** 0.5 * (1 + abs(cube.numeric)), rel=1e-6)
+    # A larger eps asked for is kept.
+    wide = check_graph(Float32Cube.apply(_leaf([0.01], "x")).sum(), eps=0.02)[0]
+    assert wide.numeric / wide.analytic == pytest.approx(1 + 0.02**2 / (3 * 0.01**2), rel=1e-4)
+
+
+class WholeInFloat64(tg.Op):
+    """Rounds to whole numbers; given float64 it returns them as int64 (the check re-runs forwards in float64)."""
+
+    name = "whole_in_float64"
+
+    def forward(self, x):
+        return np.rint(x).astype(np.int64 if x.dtype == np.float64 else x.dtype)
+
+    def backward(self, ctx, g):
+        return np.zeros_like(g)
+
+
+def test_an_integer_output_is_differenced_with_the_ordinary_step():
+    # Only a floating output has a rounding precision to fit the step to; an integer one keeps
+    # eps (a step of 1 would cross the jumps of the rounding and see a slope).
+    x = tg.Tensor(np.array([0.3, -1.2], dtype=np.float32), requires_grad=True)
+    rounded = check_graph(WholeInFloat64.apply(x).sum())[0]
+    assert rounded.passed and rounded.precision is None
+    assert rounded.numeric == 0.0 and rounded.tolerance == 1e-6
+
+
+class DtypeSpy(tg.Op):
+    """tanh in float32 that records the dtypes its backward is given."""
+
+    name = "dtype_spy"
+    saves = ("x", "out")
+    seen: list = []
+
+    def forward(self, x):
+        return np.tanh(x).astype(np.float32)
+
+    def backward(self, ctx, g, x, out):
+        DtypeSpy.seen.append((g.dtype, x.dtype, out.dtype, ctx.dtype, ctx.parents[0].dtype, ctx.parents[0].shape))
+        return g * (1.0 - out * out)
+
+
+def test_a_backward_sees_float64_arrays_during_the_check():
+    x = tg.Tensor(np.array([0.5, -1.0], dtype=np.float32), requires_grad=True)
+    loss = DtypeSpy.apply(x).sum()
+    DtypeSpy.seen.clear()
+    report = check_graph(loss)
+    f64 = np.dtype(np.float64)
+    assert DtypeSpy.seen == [(f64, f64, f64, f64, f64, (2,))]
+    assert report.passed and report[0].precision == "float32"
+
+
+class Drifting(tg.Op):
+    """x the first time it runs, x - 1 every time after: a forward that does not repeat itself (like dropout)."""
+
+    name = "drifting"
+    runs = 0
+
+    def forward(self, x):
+        Drifting.runs += 1
+        return x if Drifting.runs == 1 else x - 1.0
+
+    def backward(self, ctx, g):
+        return g
+
+
+def test_a_node_is_checked_at_the_inputs_it_saved_not_at_a_rerun():
+    # log saved its input 0.5; re-running `drifting` would give -0.5, outside log's domain.
+    Drifting.runs = 0
+    loss = tg.log(Drifting.apply(_leaf([0.5], "x"))).sum()
+    report = check_graph(loss)
+    log = report[1]
+    assert log.op == "log" and log.passed and log.skipped == 0
+    assert log.analytic / log.numeric == pytest.approx(1.0, rel=1e-6)
+    assert abs(log.analytic) > 1.0  # v / 0.5, |v| >= 0.5
+
+
+class TensorGradient(RaisingBackward):
+    name = "tensor_gradient"
+
+    def backward(self, ctx, g):
+        return tg.Tensor(2.0 * g)
+
+
+class NoGradient(RaisingBackward):
+    name = "no_gradient"
+
+    def backward(self, ctx, g):
+        return None
+
+
+def test_a_tensor_gradient_is_read_and_a_missing_one_is_zero():
+    assert check_graph(TensorGradient.apply(_leaf([0.5, -1.0], "x")).sum()).passed
+    report = check_graph(NoGradient.apply(_leaf([0.5, -1.0], "x")).sum())
+    first = report.first_failure
+    assert first.op == "no_gradient" and first.analytic == 0.0 and first.problem is None
+    assert first.hint.startswith("analytic is zero everywhere, numeric is not: the backward returns zeros (or None) "
+                                 "for input 0")
+
+
+class ExactPair(tg.Op):
+    """A zero output of two inputs whose zero derivatives every difference reproduces exactly."""
+
+    name = "exact_pair"
+
+    def forward(self, x, y):
+        return np.zeros_like(x + y)
+
+    def backward(self, ctx, g):
+        return 0.0 * g, 0.0 * g
+
+
+def test_the_worst_element_is_the_first_of_the_worst_input():
+    report = check_graph(ExactPair.apply(_leaf([0.5, -1.0], "x"), _leaf([2.0, 1.0], "y")).sum())
+    assert (report[0].input, report[0].input_name, report[0].element) == (0, "x", (0,))
+    # Only the inputs that need a gradient are compared: here the second alone.
+    constant = tg.Tensor(np.array([[1.0, 2.0]]))
+    report = check_graph((constant @ _leaf([[0.5], [-1.0]], "W")).sum())
+    assert (report[0].op, report[0].input, report[0].input_name, report[0].elements) == ("matmul", 1, "W", 2)
+
+
+def test_the_first_failure_is_the_one_nearest_the_leaves_not_the_first_made():
+    deep = DoubleSlope.apply(tg.tanh(tg.tanh(tg.tanh(_leaf([0.3, -0.4], "a")))))  # made first, depth 4
+    shallow = DoubleSlope.apply(_leaf([0.6, 0.2], "b"))  # made later, depth 1
+    report = check_graph((deep + shallow).sum())
+    assert [(r.op, r.depth, r.passed) for r in report] == [
+        ("tanh", 1, True), ("tanh", 2, True), ("tanh", 3, True), ("double_slope", 4, False),
+        ("double_slope", 1, False), ("add", 5, True), ("sum", 6, True),
+    ]
+    assert report.first_failure is report[4] and report.failures == [report[3], report[4]]
+    assert str(report).splitlines()[-2].startswith("first failure (nearest the leaves): 'double_slope' (#5), input 0 'b'")
+
+
+def test_draw_highlights_exactly_the_failing_nodes_and_passes_options_on():
+    report = check_graph(_double_slope_graph())
+    root = report.root
+    failing = [report.first_failure.node]
+    assert report.draw(title="checked").source == tg.draw(root, title="checked", highlight=failing).source
+    assert report.draw(title="checked").source != tg.draw(root, title="checked").source
+
+
+# ----------------------------------------------------------------- what check_graph refuses, word for word
+
+
+def _freed():
+    loss = tg.sigmoid(_leaf([0.3, -0.2], "x") * 2.0).sum()
+    loss.backward()
+    return loss
+
+
+def _forward_fails_again():
+    class OnceOnly(tg.Op):
+        name = "once_only"
+        runs = 0
+
+        def forward(self, x):
+            OnceOnly.runs += 1
+            if OnceOnly.runs > 1:
+                raise ValueError("ran twice")
+            return 2.0 * x
+
+        def backward(self, ctx, g):
+            return 2.0 * g
+
+    return OnceOnly.apply(_leaf([1.0], "x")).sum()
+
+
+# (id, the root, keyword arguments, the error, its whole message, formatted with the root)
+REFUSALS = [
+    ("not a tensor", lambda: np.ones(1), {}, TypeError, "check_graph: root must be a Tensor, got ndarray"),
+    ("no grad", lambda: tg.Tensor(1.0), {}, RuntimeError,
+     "check_graph: the root does not require grad, so no graph was recorded"),
+    ("not one element", lambda: _leaf([0.3, -0.2], "x") * 2.0, {}, ValueError,
+     "check_graph: the root must have one element (a loss), got shape (2,); reduce it first"),
+    ("eps 0", lambda: _leaf([0.3], "x").sum(), {"eps": 0}, ValueError,
+     "check_graph: eps must be a finite number > 0, got 0"),
+    ("eps negative", lambda: _leaf([0.3], "x").sum(), {"eps": -1e-6}, ValueError,
+     "check_graph: eps must be a finite number > 0, got -1e-06"),
+    ("eps infinite", lambda: _leaf([0.3], "x").sum(), {"eps": float("inf")}, ValueError,
+     "check_graph: eps must be a finite number > 0, got inf"),
+    ("eps a string", lambda: _leaf([0.3], "x").sum(), {"eps": "1e-6"}, ValueError,
+     "check_graph: eps must be a finite number > 0, got '1e-6'"),
+    ("atol nan", lambda: _leaf([0.3], "x").sum(), {"atol": float("nan")}, ValueError,
+     "check_graph: atol must be a finite number >= 0, got nan"),
+    ("atol negative", lambda: _leaf([0.3], "x").sum(), {"atol": -1.0}, ValueError,
+     "check_graph: atol must be a finite number >= 0, got -1.0"),
+    ("rtol negative", lambda: _leaf([0.3], "x").sum(), {"rtol": -1}, ValueError,
+     "check_graph: rtol must be a finite number >= 0, got -1"),
+    ("rtol a string", lambda: _leaf([0.3], "x").sum(), {"rtol": "0"}, ValueError,
+     "check_graph: rtol must be a finite number >= 0, got '0'"),
+    ("freed by backward", _freed, {}, RuntimeError,
+     "check_graph: the graph was freed by backward() ('mul', node {root.node.parents[0].parents[0].id}); call "
+     "check_graph before backward(), "
+     "or after backward(retain_graph=True)"),
+    ("forward fails when run again", _forward_fails_again, {}, RuntimeError,
+     "check_graph: the forward of 'once_only' (node {root.node.parents[0].id}) failed when run again at its "
+     "recorded inputs: "
+     "ValueError: ran twice"),
+]
+
+
+@pytest.mark.parametrize("root, kwargs, error, message", [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS])
+def test_each_refusal_in_full(root, kwargs, error, message):
+    root = root()
+    with pytest.raises(error) as info:
+        check_graph(root, **kwargs)
+    assert str(info.value) == message.format(root=root)
+
+
+def test_zero_tolerances_and_a_leaf_root_are_accepted():
+    x = _leaf([0.3], "x")
+    assert check_graph(Flat.apply(x), atol=0, rtol=0.0).passed
+    leaf = check_graph(_leaf([0.3], "w"))  # a leaf that requires grad: no op node to check
+    assert len(leaf) == 0 and leaf.passed and str(leaf).splitlines()[0].endswith(": all pass")
