@@ -144,3 +144,89 @@ def test_an_identity_hook_changes_no_gradient():
 
     rng = np.random.default_rng(0)
     assert gradcheck(fn, rng.standard_normal((2, 3)), rng.standard_normal((3, 2)))
+
+
+# ----------------------------------------------------------------- what a replacement becomes, and how hooks are named
+
+
+def _three_ones(g):
+    return np.ones(3)
+
+
+class _Refuser:
+    """A callable object: it has no __qualname__ of its own, so messages name its class."""
+
+    def __call__(self, g):
+        return "no"
+
+
+@pytest.mark.parametrize(
+    "hook, error, message",
+    [
+        (
+            _three_ones,
+            ValueError,
+            "register_hook: hook _three_ones returned a gradient of shape (3,) for a tensor of shape (2,); "
+            "a replacement must have the tensor's shape",
+        ),
+        (
+            _Refuser(),
+            TypeError,
+            "register_hook: hook _Refuser returned a str; return an array of shape (2,) (or None to keep the gradient)",
+        ),
+    ],
+)
+def test_a_refused_replacement_names_the_hook(hook, error, message):
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(hook)
+    with pytest.raises(error) as info:
+        (x * 2.0).sum().backward()
+    assert str(info.value) == message
+
+
+def test_a_hook_writing_into_a_gradient_shared_with_another_input_is_stopped():
+    # add hands one (writeable) gradient array to both of its inputs; a hook on one side
+    # that wrote into it would change the other side's gradient too.
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = y + x
+    y.register_hook(_scale_in_place)
+    with pytest.raises(ValueError, match="read-only"):
+        tg.tanh(z).sum().backward()
+
+
+def _scale_in_place(g):
+    g *= 100.0
+
+
+def test_a_tensor_returned_by_a_hook_outside_create_graph_leaves_an_array_in_grad():
+    x = tg.Tensor([1.0, -2.0], requires_grad=True)
+    x.register_hook(lambda g: tg.Tensor(g) * 4.0)
+    (x * 3.0).sum().backward()
+    assert type(x.grad) is np.ndarray
+    np.testing.assert_array_equal(x.grad, [12.0, 12.0])
+
+
+def test_a_replacement_of_another_dtype_takes_the_tensors_dtype():
+    x = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    x.register_hook(lambda g: np.array([0.25, 0.5]))  # float64
+    (x * 2.0).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [0.25, 0.5])
+    h = x * 3.0
+    seen = []
+    h.register_hook(lambda g: np.array([1.0, 1.0]))  # float64, on an intermediate float32 value
+    h.register_hook(lambda g: seen.append(g.dtype))  # the next hook sees the replacement as float32
+    h.sum().backward()
+    assert seen == [np.float32]
+
+
+def test_an_array_returned_under_create_graph_is_a_constant_of_the_second_pass():
+    x = tg.Tensor([1.5, -0.5], requires_grad=True)
+    h = x * x
+    h.register_hook(lambda g: np.array([2.0, 3.0]))  # a plain array: no dependence on x
+    (dx,) = tg.grad(h.sum(), x, create_graph=True)  # dx = [2, 3] * 2x
+    assert isinstance(dx, tg.Tensor)
+    np.testing.assert_array_equal(dx.data, [6.0, -3.0])
+    (d2x,) = tg.grad(dx.sum(), x)
+    np.testing.assert_array_equal(d2x, [4.0, 6.0])
