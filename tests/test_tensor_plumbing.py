@@ -550,3 +550,80 @@ def test_array_conversion_without_copy_refuses_a_cast_as_numpy_does():
     with pytest.raises(ValueError) as numpys:
         np.asarray(t.data, dtype=np.float32, copy=False)
     assert str(ours.value) == str(numpys.value)
+
+
+def _made_by_mul():
+    return tg.Tensor([1.0], requires_grad=True) * 2
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: tg.Tensor(1.0, requires_grad=1), TypeError, "Tensor: requires_grad must be a bool, got int"),
+        (lambda: tg.Tensor(1.0, name=3), TypeError, "Tensor: name must be a string, got int"),
+        (lambda: setattr(_made_by_mul(), "name", b"y"), TypeError, "Tensor: name must be a string, got bytes"),
+        (lambda: setattr(tg.Tensor(1.0), "requires_grad", 1), TypeError, "requires_grad must be a bool, got int"),
+        (
+            lambda: setattr(_made_by_mul(), "requires_grad", False),
+            RuntimeError,
+            "requires_grad: only a leaf's flag can change; this Tensor was made by 'mul' "
+            "(use .detach() for a leaf with the same values)",
+        ),
+        (
+            lambda: setattr(_made_by_mul(), "data", np.ones(3)),
+            ValueError,
+            "data: this Tensor was made by 'mul' with shape (1,) and dtype float64; "
+            "an array of shape (3,) and dtype float64 cannot take its place",
+        ),
+        (lambda: setattr(tg.Tensor(1.0), "grad", np.ones(())), RuntimeError, "grad: this Tensor does not require grad, so it holds no gradient"),
+        (
+            lambda: setattr(tg.Tensor([1.0], requires_grad=True), "grad", [1.0, 2.0]),
+            ValueError,
+            "grad: a gradient of shape (2,) cannot belong to a Tensor of shape (1,)",
+        ),
+        (lambda: tg.Tensor([1.0, 2.0]).item(), ValueError, "item: only a one-element Tensor has an item; this one has shape (2,)"),
+    ],
+)
+def test_tensor_attribute_errors_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_a_tensor_is_a_constant_unless_asked_and_takes_the_name_and_scope_it_was_made_in():
+    plain = tg.Tensor([1.0])
+    assert plain.requires_grad is False and plain.node is None and plain.name is None and plain.scope is None
+    with tg.name_scope("layer"):
+        w = tg.Tensor([1.0], requires_grad=np.bool_(True), name="w")
+    assert w.requires_grad is True and w.is_leaf and w.grad is None
+    assert w.name == "w" and w.scope == "layer" and w.node.label == "w" and w.node.scope == "layer"
+    assert w.node.requires_grad and w.node.saved[0] is w.data
+    unnamed = tg.Tensor([1.0], requires_grad=True)
+    assert unnamed.node.label is None and unnamed.node.scope is None
+
+
+def test_a_new_value_of_another_dtype_keeps_name_scope_hooks_and_the_gradient_cast():
+    with tg.name_scope("layer"):
+        w = tg.Tensor([1.0, 2.0], requires_grad=True, name="w")
+    seen = []
+    w.register_hook(lambda g: seen.append(g.tolist()))
+    (w * 3).sum().backward()
+    old = w.node
+    w.data = np.array([1.0, 2.0], dtype=np.float32)
+    assert w.node is not old and w.node.dtype == np.float32 and w.node.requires_grad
+    assert w.node.label == "w" and w.node.scope == "layer" and w.requires_grad
+    assert w.grad.dtype == np.float32 and w.grad.tolist() == [3.0, 3.0]
+    (w * 2).sum().backward()  # the hook still runs; the gradient adds to the kept one
+    assert seen == [[3.0, 3.0], [2.0, 2.0]] and w.grad.tolist() == [5.0, 5.0]
+    w.data = np.ones(3)  # a new shape: the old gradient cannot belong to it
+    assert w.grad is None and w.node.shape == (3,)
+    (w * 1.5).sum().backward()
+    assert seen[-1] == [1.5, 1.5, 1.5] and w.grad.tolist() == [1.5, 1.5, 1.5]
+
+
+def test_a_new_value_of_a_leaf_without_gradient_or_hooks():
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    w.data = np.array([1.0, 2.0], dtype=np.float32)
+    assert w.grad is None and w.node.hooks is None
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0]
