@@ -316,3 +316,52 @@ def test_nothing_to_check_is_refused_with_the_reason():
     with pytest.raises(ValueError) as info:
         gradcheck(lambda x: x * 2.0, tg.Tensor([1.0]))
     assert str(info.value) == "gradcheck: no input requires grad, so there is nothing to check"
+
+
+# ----------------------------------------------------------------- the checkers' contract, pinned
+# (Written for the mutation run: each test states one promise of gradcheck, gradgradcheck
+# or numerical_gradient that no other test held them to.)
+
+
+def test_numerical_gradient_puts_each_element_back_before_stepping_the_next():
+    # f couples the elements: a step left behind in one element would change the
+    # differences measured in the next. d/dv (sum v)^2 = 2 sum v at every element.
+    x = np.array([[0.5, -1.0], [2.0, 0.25]])
+    np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v) ** 2), x), np.full((2, 2), 3.5), rtol=1e-8)
+    got = numerical_gradient(lambda v: float(np.prod(v)), np.array([2.0, 3.0, 4.0]))
+    np.testing.assert_allclose(got, [12.0, 8.0, 6.0], rtol=1e-8)
+
+
+def test_numerical_gradient_returns_float64_of_the_points_shape_and_steps_each_element():
+    x = np.array([[1, 2, 3]], dtype=np.int32)  # an integer point is stepped in float64
+    got = numerical_gradient(lambda v: float(np.sum(v * np.array([[1.0, 10.0, 100.0]]))), x)
+    assert got.dtype == np.float64 and got.shape == (1, 3)
+    np.testing.assert_allclose(got, [[1.0, 10.0, 100.0]], rtol=1e-7)
+    assert numerical_gradient(lambda v: 1.0, np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_gradgradcheck_rejects_a_second_derivative_off_by_a_thousandth():
+    # Its default rtol is 1e-4: an error of 1e-3 in the second derivative shows.
+    slightly = cube_through(slope_op("slope_slightly_off", lambda g, x: g * 6.0 * x * 1.001))
+    with pytest.raises(AssertionError, match=r"^gradgradcheck \(second order\): input 0"):
+        gradgradcheck(slightly, X)
+    assert gradgradcheck(slightly, X, rtol=1e-2)
+
+
+def test_gradcheck_differentiates_a_constant_tensor_input_that_requires_grad_and_keeps_its_name():
+    t = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True, name="t")
+    wrong = cube_op("cube_twice_named", lambda g, x: 2.0 * g * 3.0 * x * x)
+    with pytest.raises(AssertionError, match=r"^gradcheck: input 1 \('t'\), shape \(2,\)"):
+        gradcheck(lambda c, t: wrong(t) * c, tg.Tensor([1.0, 1.0]), t)
+    assert t.dtype == np.float32  # the caller's Tensor is left as it was
+
+
+def test_gradcheck_of_a_function_of_two_inputs_compares_each_with_its_own_differences():
+    # y's gradient is right and x's is not: the report names input 0 only, with its values.
+    bad = product_op("product_bad_x", lambda ctx, g, x, y: (g * y * 1.5, g * x))
+    with pytest.raises(AssertionError, match=r"^gradcheck: input 0, shape \(4,\), element \(0,\):") as info:
+        gradcheck(bad, X, Y)
+    assert "ratio analytic/numeric 1.5 at this element, the same at all 4 elements that differ" in str(info.value)
+    good_x = product_op("product_bad_y", lambda ctx, g, x, y: (g * y, g * x * 1.5))
+    with pytest.raises(AssertionError, match=r"^gradcheck: input 1, shape \(4,\)"):
+        gradcheck(good_x, X, Y)
