@@ -627,3 +627,18 @@ def test_a_new_value_of_a_leaf_without_gradient_or_hooks():
     assert w.grad is None and w.node.hooks is None
     (w * w).sum().backward()
     assert w.grad.tolist() == [2.0, 4.0]
+
+
+def test_flatten_is_a_recorded_reshape_to_minus_one():
+    x = tg.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    flat = x.flatten()
+    assert flat.shape == (4,) and flat.tolist() == [1.0, 2.0, 3.0, 4.0] and flat.grad_fn.name == "reshape"
+    (flat * np.array([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert x.grad.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    # anomaly messages name the op with the parameters it was built with (the place it was
+    # built at, after "built at", is left out: the mutation tool adds frames)
+    with tg.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        tg.Tensor([[1.0, np.nan]], requires_grad=True).flatten()
+    assert str(info.value).startswith(
+        "detect_anomaly: 'reshape' (new_shape=(-1,)) returned 1 NaN and 0 inf among the 2 values of its output (shape (2,)), built at "
+    )
