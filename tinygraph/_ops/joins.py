@@ -207,6 +207,8 @@ def split(x, indices_or_sections, axis=0) -> list:
         raise ValueError("split: cannot split a 0-d array (shape ())")
     (axis,) = normalize_axes(_axis_parameter(axis, "split", allow_none=False), len(shape), op="split", shape=shape)
     n = shape[axis]
+    if isinstance(indices_or_sections, np.ndarray) and indices_or_sections.ndim == 0:
+        indices_or_sections = indices_or_sections.item()  # a 0-d array is a number of sections, as in np.split
     if isinstance(indices_or_sections, numbers.Integral) and not isinstance(indices_or_sections, bool):
         sections = int(indices_or_sections)
         if sections <= 0:
