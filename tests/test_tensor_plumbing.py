@@ -642,3 +642,88 @@ def test_flatten_is_a_recorded_reshape_to_minus_one():
     assert str(info.value).startswith(
         "detect_anomaly: 'reshape' (new_shape=(-1,)) returned 1 NaN and 0 inf among the 2 values of its output (shape (2,)), built at "
     )
+
+
+@pytest.mark.parametrize("inputs", [(1.0,), (1.0, 2.0), (1.0, 2.0, 3.0, 4.0)])
+def test_a_user_op_applied_to_the_wrong_number_of_inputs_is_refused(inputs):
+    # Without the check, two inputs would reach forward(x, y, z) and four would be cut to three.
+    with pytest.raises(TypeError) as info:
+        FusedMultiplyAdd.apply(*[tg.Tensor(v, requires_grad=True) for v in inputs])
+    assert str(info.value) == f"fused_multiply_add: takes 3 input(s), got {len(inputs)}"
+
+
+# ----- residuals (HEAD: ops may keep what forward computed for backward)
+
+
+class _ScaledProduct(tg.Op):
+    """x * y * 3 for two inputs, or x * y * z * 3 for three, keeping its stacked inputs as a residual."""
+
+    name = "scaled_product"
+    saves = ()
+    residuals = ("stacked",)
+    arity = None
+    min_arity = 2
+    calls: list = []
+
+    def forward(self, *xs):
+        _ScaledProduct.calls.append("forward")
+        return np.prod(np.stack(xs), axis=0) * 3.0
+
+    def forward_with_residuals(self, *xs):
+        _ScaledProduct.calls.append("with residuals")
+        stacked = np.stack(xs)
+        return np.prod(stacked, axis=0) * 3.0, (stacked,)
+
+    def backward(self, ctx, g, stacked):
+        return tuple(g * 3.0 * np.prod(np.delete(stacked, i, axis=0), axis=0) for i in range(len(stacked)))
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_residuals_are_made_only_for_a_recorded_node_and_reach_backward(n):
+    values = [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([0.5, -1.0])][:n]
+    _ScaledProduct.calls.clear()
+    assert not _ScaledProduct.apply(*[tg.Tensor(v) for v in values]).requires_grad
+    with tg.no_grad():
+        _ScaledProduct.apply(*[tg.Tensor(v, requires_grad=True) for v in values])
+    assert _ScaledProduct.calls == ["forward", "forward"]
+    _ScaledProduct.calls.clear()
+    xs = [tg.Tensor(v, requires_grad=i == n - 1) for i, v in enumerate(values)]  # only the last one
+    out = _ScaledProduct.apply(*xs)
+    assert _ScaledProduct.calls == ["with residuals"]
+    np.testing.assert_array_equal(out.data, 3.0 * np.prod(values, axis=0))
+    out.sum().backward()
+    np.testing.assert_array_equal(xs[-1].grad, 3.0 * np.prod(values[:-1], axis=0))
+
+
+@pytest.mark.parametrize(
+    "returned, got",
+    [("out only", "ndarray"), ("list", "tuple"), ("too few", "tuple"), ("too many", "tuple"), ("three", "tuple")],
+)
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_forward_with_residuals_returning_the_wrong_thing_is_refused_in_full(returned, got, n):
+    class Sloppy(tg.Op):
+        name = "sloppy"
+        residuals = ("r", "s")
+        arity, min_arity = 3, 1
+
+        def forward(self, *xs):
+            return xs[0] * 2.0
+
+        def forward_with_residuals(self, *xs):
+            out, x = xs[0] * 2.0, xs[0]
+            return {
+                "out only": out,
+                "list": (out, [x, x]),
+                "too few": (out, (x,)),
+                "too many": (out, (x, x, x)),
+                "three": (out, (x, x), x),
+            }[returned]
+
+        def backward(self, ctx, g, r, s):
+            return (2.0 * g,) + (None,) * (len(ctx.parents) - 1)
+
+    with pytest.raises(TypeError) as info:
+        Sloppy.apply(*[tg.Tensor([1.0], requires_grad=True) for _ in range(n)])
+    assert str(info.value) == (
+        f"sloppy: forward_with_residuals must return (out, residuals) with a tuple of 2 residual(s) ('r', 's'), got {got}"
+    )

@@ -48,6 +48,14 @@ def test_tensor_methods_are_named_and_documented_by_their_op(method):
     assert function.__doc__ and function.__doc__ == getattr(tg.functional, method).op.__doc__
 
 
+@pytest.mark.parametrize("method", ["relu", "exp", "log", "tanh", "sigmoid", "abs"])
+def test_methods_of_ops_without_parameters_take_only_the_tensor(method):
+    # help(t.exp) shows (self), and an argument given by mistake is refused
+    assert str(inspect.signature(getattr(tg.Tensor, method))) == "(self)"
+    with pytest.raises(TypeError):
+        getattr(tg.Tensor([1.0]), method)(0)
+
+
 def test_function_forms_take_optional_inputs_by_keyword_or_not_at_all():
     x = np.arange(2 * 1 * 4 * 3, dtype=float).reshape(2, 1, 4, 3) / 10
     w = np.array([[[[0.5, -1.0], [2.0, 0.25]]]])
