@@ -262,3 +262,12 @@ def test_indexing_refuses_bad_indexes_naming_the_op_the_shape_and_the_index(call
         call()
     assert isinstance(err.value, errors)
     assert str(err.value) == message
+
+
+def test_the_index_an_op_keeps_is_read_only():
+    # The backward scatters with the index kept at the forward: nothing may change it in between.
+    out = tg.Tensor(X, requires_grad=True)[[0, 2], np.array([1, 1])]
+    kept = out.node.rule.index
+    assert all(not part.flags.writeable for part in kept)
+    with pytest.raises(ValueError):
+        kept[0][0] = 1

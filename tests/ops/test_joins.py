@@ -79,6 +79,22 @@ def test_concatenate_default_axis_is_0_and_numpy_forms_reach_it():
     assert np.concatenate([a, b], axis=None).shape == (6,)
 
 
+def test_joins_keep_float32_and_give_each_input_a_gradient_of_its_own_dtype():
+    a = tg.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    b = tg.Tensor(np.ones(3), requires_grad=True)
+    both = tg.concatenate([a, b])
+    assert both.dtype == np.float64  # numpy's promotion
+    both.backward(np.arange(5.0) + 0.25)
+    assert (a.grad.dtype, b.grad.dtype) == (np.float32, np.float64)
+    assert a.grad.tolist() == [0.25, 1.25] and b.grad.tolist() == [2.25, 3.25, 4.25]
+    c = tg.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    stacked = tg.stack([c, c * 2], axis=1)
+    assert stacked.dtype == np.float32 and tg.concatenate([c, c]).dtype == np.float32
+    assert all(piece.dtype == np.float32 for piece in tg.split(c, 2))
+    stacked.backward(np.full((2, 2), 0.5, dtype=np.float32))
+    assert c.grad.dtype == np.float32 and c.grad.tolist() == [1.5, 1.5]
+
+
 # ----------------------------------------------------------------- stack
 
 
