@@ -418,7 +418,7 @@ class IntegerOnly(tg.Op):
 
 
 class Flat(tg.Op):
-    """A constant output whose backward returns -0.0 (g * 0 with a negative g): the report shows 0, not -0."""
+    """A constant output whose backward returns -0.0 (as g * 0 does for a negative g): the report shows 0, not -0."""
 
     name = "flat"
 
@@ -1108,3 +1108,22 @@ def test_a_gradient_of_the_wrong_shape_names_its_input():
     )
     assert node.hint == ("transposed: the gradient has shape (3, 2) for input 1 of shape (2, 3) "
                          "(a .T missing, or the operands of a matmul in the wrong order)")
+
+
+class ForgetfulMean(tg.Op):
+    """The mean of x whose backward forgets to divide by the number of elements."""
+
+    name = "forgetful_mean"
+
+    def forward(self, x):
+        return np.array(x.mean())
+
+    def backward(self, ctx, g):
+        return np.broadcast_to(g, ctx.parents[0].shape).copy()
+
+
+def test_a_factor_that_is_an_input_size_is_named_after_that_input():
+    node = check_graph(ForgetfulMean.apply(_leaf(np.linspace(-1.0, 1.0, 6).reshape(2, 3), "x")))[0]
+    assert node.ratio == pytest.approx(6.0, rel=1e-6)
+    assert node.hint == ("a factor of N = 6 (the size of input 0): analytic = 6 x numeric at every element "
+                         "(a mean's backward that forgets to divide by N)")
