@@ -99,3 +99,37 @@ def test_gradcheck_accepts_an_input_the_function_ignores():
     # The ignored input's derivative is zero, analytically and numerically.
     assert gradcheck(lambda x, y: x * 2, np.array([1.0]), np.array([2.0]))
     assert gradcheck(lambda x, y: y.exp().sum() + 0 * x.sum(), np.array([1.0, 3.0]), np.array([2.0]))
+
+
+# ----------------------------------------------------------------- what gradcheck checks, exactly
+
+
+class FastPathWrong(tg.Op):
+    """3 x, whose backward is right on Tensors (create_graph) and twice too large on arrays."""
+
+    name = "fast_path_wrong"
+
+    def forward(self, x):
+        return 3.0 * x
+
+    def backward(self, ctx, g):
+        return 3.0 * g if isinstance(g, tg.Tensor) else 6.0 * g
+
+
+def test_gradcheck_checks_the_backward_that_backward_runs_not_the_create_graph_one():
+    # An ordinary backward() runs the array path; gradcheck must check that path.
+    with pytest.raises(AssertionError, match=r"ratio analytic/numeric 2 at this element"):
+        gradcheck(FastPathWrong.apply, np.array([0.5, -1.0]))
+    # gradgradcheck differentiates the Tensor path, which is right (and linear).
+    assert gradgradcheck(FastPathWrong.apply, np.array([0.5, -1.0]))
+
+
+def test_a_float32_result_is_weighted_in_float32_for_backward():
+    # The weights w are cast to the output's dtype before backward: the analytic side is
+    # the float32 computation, 3 w rounded to float32, not 3 w in float64 (2.39432104).
+    with pytest.raises(AssertionError) as info:
+        gradcheck(lambda x: (x * 3.0).astype(np.float32), np.array([0.5, -0.5]), atol=1e-3, rtol=1e-3)
+    assert str(info.value).startswith(
+        "gradcheck: input 0, shape (2,), element (0,): dL/dx of L = sum(w * fn(...)) with fixed random weights w: "
+        "analytic 2.394321084, numeric 2.378544251, |difference| 0.0158 > tolerance 0.00338 (2 of 2 elements differ)\n"
+    )

@@ -420,3 +420,16 @@ def test_an_analytic_gradient_of_the_transposed_shape_is_named_as_such(monkeypat
         "its inputs through something the graph did not record (an array taken out with .data, np.asarray or "
         ".detach(), e.g. inside a backward under create_graph), or a kink lies within eps of the point"
     )
+
+
+def test_the_whole_report_when_no_op_is_to_blame():
+    # relu 3e-7 from its kink: the central difference straddles it (numeric 1.04 where the
+    # slope is 2 w = 1.60), every op's own backward is right, and the report says both.
+    assert message_of(gradcheck, lambda x: tg.relu(x) * 2.0, np.array([3e-7, 1.0])) == (
+        f"gradcheck: input 0, shape (2,), element (0,): {PREFIX} analytic 1.596214027, numeric 1.037539117, "
+        "|difference| 0.559 > tolerance 1.14e-05 (1 of 2 elements differ)\n"
+        "  ratio analytic/numeric 1.53846 at this element\n"
+        "  blame: check_graph finds every recorded op's backward consistent with its own forward here, so fn "
+        "reaches its inputs through something the graph did not record (an array taken out with .data, "
+        "np.asarray or .detach(), e.g. inside a backward under create_graph), or a kink lies within eps of the point"
+    )
