@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
+from tinygraph.testing import gradcheck
 
 
 def _grads(fn, arrays, wants):
@@ -61,3 +62,67 @@ def test_compiled_exp_base_keeps_float32():
     out = step(tg.Tensor(x))
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out.data, (3.0 ** tg.Tensor(x)).data)
+
+
+X = tg.Tensor([1.0, 2.0])
+
+ERRORS = [
+    (lambda: tg.power(X, "a"), TypeError, "pow: the exponent must be a real number, got str; for a Tensor exponent write exp(y * log(x))"),
+    (lambda: tg.power(X, True), TypeError, "pow: the exponent must be a real number, got bool; for a Tensor exponent write exp(y * log(x))"),
+    (
+        lambda: tg.power(X, np.array([2.0])),
+        TypeError,
+        "pow: the exponent must be a real number, got ndarray; for a Tensor exponent write exp(y * log(x))",
+    ),
+    (
+        lambda: tg.power([-1.0, 4.0], 0.5),
+        ValueError,
+        "pow: input of shape (2,) has negative values (min -1), and a negative base with the non-integer exponent 0.5 "
+        "has no real value",
+    ),
+    (
+        lambda: tg.power([0.0, 4.0], -1.0),
+        ValueError,
+        "pow: input of shape (2,) has zeros, and zero to the negative power -1.0 is infinite",
+    ),
+    (lambda: tg.log([-2.0, 1.0]), ValueError, "log: input of shape (2,) has negative values (min -2)"),
+    (
+        lambda: (-2.0) ** X,
+        TypeError,
+        "exp_base: the base of a power with a Tensor exponent must be a positive number, got -2.0",
+    ),
+    (lambda: True ** X, TypeError, "exp_base: the base of a power with a Tensor exponent must be a positive number, got True"),
+]
+
+
+@pytest.mark.parametrize(("make", "kind", "message"), ERRORS, ids=[row[2][:50] for row in ERRORS])
+def test_elementwise_errors_say_exactly_what_is_wrong(make, kind, message):
+    with pytest.raises(kind) as err:
+        make()
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    ("x", "p", "want"),
+    [
+        ([0.0, 2.0], np.array(3.0), [0.0, 8.0]),  # a 0-d array exponent is a number
+        ([0.0, 2.0], 0.0, [1.0, 1.0]),  # 0 ** 0 = 1: no error at zero for p = 0
+        ([-2.0, 2.0], 3, [-8.0, 8.0]),  # a negative base with a whole exponent is real
+        ([0.0, 1.0, 4.0], 0.5, [0.0, 1.0, 2.0]),  # zero to a positive power is fine
+        ([-3.0, 0.5], 2, [9.0, 0.25]),
+        ([1.0, 4.0], -0.5, [1.0, 0.5]),
+    ],
+)
+def test_power_domain_edges(x, p, want):
+    assert tg.power(x, p).tolist() == want
+
+
+def test_power_gradient_matches_finite_differences():
+    for p in (2.0, 3.0, -1.5, 0.5, 1.0):
+        assert gradcheck(lambda t, p=p: tg.power(t, p), np.array([0.5, 1.5, 2.25]))
+
+
+def test_log_of_zero_is_minus_infinity_and_a_zero_d_array_base_is_a_number():
+    with np.errstate(divide="ignore"):
+        assert tg.log([0.0, 1.0]).tolist() == [-np.inf, 0.0]
+    assert (np.array(4.0) ** tg.Tensor([0.5])).tolist() == [2.0]
