@@ -1127,3 +1127,22 @@ def test_a_factor_that_is_an_input_size_is_named_after_that_input():
     assert node.ratio == pytest.approx(6.0, rel=1e-6)
     assert node.hint == ("a factor of N = 6 (the size of input 0): analytic = 6 x numeric at every element "
                          "(a mean's backward that forgets to divide by N)")
+
+
+class IntegerOrNegative(tg.Op):
+    """3x, defined at whole numbers and at negative values (nan elsewhere)."""
+
+    name = "integer_or_negative"
+
+    def forward(self, x):
+        return np.where((x == np.round(x)) | (x < 0), 3.0 * x, np.nan)
+
+    def backward(self, ctx, g):
+        return 3.0 * g
+
+
+def test_the_element_shown_is_one_that_was_compared_not_one_skipped():
+    # At 1.0 both sides are undefined (skipped); at -0.5 the differences exist, and they are what is shown.
+    node = check_graph(IntegerOrNegative.apply(_leaf([-0.5, 1.0], "k")).sum())[0]
+    assert node.passed and (node.elements, node.skipped, node.one_sided) == (2, 1, 0)
+    assert node.element == (0,) and node.numeric == pytest.approx(node.analytic, rel=1e-8)
