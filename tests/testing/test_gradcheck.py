@@ -133,3 +133,22 @@ def test_a_float32_result_is_weighted_in_float32_for_backward():
         "gradcheck: input 0, shape (2,), element (0,): dL/dx of L = sum(w * fn(...)) with fixed random weights w: "
         "analytic 2.394321084, numeric 2.378544251, |difference| 0.0158 > tolerance 0.00338 (2 of 2 elements differ)\n"
     )
+
+
+def test_fn_sees_float64_tensors_whatever_it_was_given():
+    # Arrays, Tensors that require grad and constant Tensors: all copied to float64,
+    # on every call (the analytic pass and each finite difference).
+    seen = []
+
+    def fn(x, t, c):
+        seen.append((x.dtype, t.dtype, c.dtype, x.requires_grad, c.requires_grad))
+        return x * t * c
+
+    x = np.array([0.5, -1.0], dtype=np.float32)
+    t = tg.Tensor(np.array([2.0, 3.0], dtype=np.float32), requires_grad=True)
+    c = tg.Tensor(np.array([1.5, 0.25], dtype=np.float32))
+    assert gradcheck(fn, x, t, c)
+    assert len(seen) == 1 + 2 * 2 + 2 * 2  # once, then two calls per element of each input
+    assert seen[0] == (np.float64, np.float64, np.float64, True, False)
+    assert {s[:3] for s in seen} == {(np.dtype(np.float64),) * 3}
+    assert t.dtype == np.float32 and c.dtype == np.float32 and x.dtype == np.float32  # the caller's are untouched
