@@ -745,3 +745,40 @@ def test_grad_mode_is_exactly_false_while_node_gradients_runs():
     h.register_hook(lambda g: modes.append(tg.is_grad_enabled()))
     _graph.node_gradients(h.sum().node)
     assert modes == [False] and modes[0] is False
+
+
+def test_a_residual_changed_in_place_is_refused_even_after_a_residual_that_is_no_array():
+    # Residuals are whatever forward_with_residuals kept: a count (no array), then a view
+    # of the input. Writing the input in place changes that view, so backward must refuse,
+    # naming the value as one the op computed (it is neither an input nor the output).
+    class Flat(tg.Op):
+        residuals = ("n", "flat")
+
+        def forward(self, x):
+            return 2.0 * x
+
+        def forward_with_residuals(self, x):
+            return 2.0 * x, (x.size, x.reshape(-1))
+
+        def backward(self, ctx, g, n, flat):
+            return 2.0 * g
+
+    x = tg.Tensor(np.ones((2, 2)), requires_grad=True)
+    out = Flat.apply(x)
+    loss = out.sum()
+    x.data *= 3.0
+    with pytest.raises(RuntimeError) as info:
+        loss.backward()
+    assert str(info.value) == _refusal("a Tensor of shape (2, 2)", out.node, "a value it computed", "(4,)")
+
+
+def test_the_refusal_names_the_tensor_as_it_is_called_at_the_latest_write():
+    w = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w.data *= 0.5  # written while it had no name
+    w.name = "w"
+    prod = w * w
+    loss = prod.sum()
+    w.data *= 2.0
+    with pytest.raises(RuntimeError) as info:
+        loss.backward()
+    assert str(info.value) == _refusal("Tensor 'w'", prod.node, "its input 0", "(2,)")

@@ -400,7 +400,7 @@ def note_inplace_write(array: np.ndarray, name: str | None = None) -> None:
         key = id(array)
         entry = _writes.get(key)
         if entry is not None and entry[1]() is array:
-            entry[0] = stamp
+            entry[0], entry[4] = stamp, name  # and the Tensor's name now: it may have been named since
             return
         ref = weakref.ref(array, lambda _, key=key: _writes.pop(key, None))
         _writes[key] = [stamp, ref, ref, None, name, array.shape]
