@@ -782,3 +782,17 @@ def test_the_refusal_names_the_tensor_as_it_is_called_at_the_latest_write():
     with pytest.raises(RuntimeError) as info:
         loss.backward()
     assert str(info.value) == _refusal("Tensor 'w'", prod.node, "its input 0", "(2,)")
+
+
+def test_writes_through_two_arrays_over_one_buffer_are_remembered_apart():
+    # Two arrays made from one buffer each own their view of it, so their records must not
+    # collide: the refusal names the first write that changed what the graph saved.
+    buffer = bytearray(np.arange(4.0).tobytes())
+    first, second = np.frombuffer(buffer), np.frombuffer(buffer)
+    x = tg.Tensor(first, requires_grad=True)
+    loss = (x * x).sum()
+    a, b = tg.Tensor(first[1:], name="a"), tg.Tensor(second[1:], name="b")
+    a.data *= 2.0
+    b.data *= 2.0
+    with pytest.raises(RuntimeError, match="^backward: Tensor 'a' was changed in place"):
+        loss.backward()
