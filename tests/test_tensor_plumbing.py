@@ -652,6 +652,102 @@ def test_a_user_op_applied_to_the_wrong_number_of_inputs_is_refused(inputs):
     assert str(info.value) == f"fused_multiply_add: takes 3 input(s), got {len(inputs)}"
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("returned", ["list", "numpy scalar", "python float"])
+def test_a_user_ops_forward_may_return_numbers_that_become_an_array(n, returned):
+    # ufuncs on 0-d arrays give numpy scalars, and user code may return lists or floats:
+    # the result is still a Tensor around a floating ndarray, with any number of inputs.
+    class Total(tg.Op):
+        name = "total"
+        arity, min_arity = 3, 1
+
+        def forward(self, *xs):
+            total = float(sum(np.sum(x) for x in xs))
+            return {"list": [total, -total], "numpy scalar": np.float64(total), "python float": total}[returned]
+
+        def backward(self, ctx, g):
+            return (None,) * len(ctx.parents)
+
+    out = Total.apply(*[tg.Tensor(np.array([1.5, 2.0]), requires_grad=True) for _ in range(n)])
+    assert type(out.data) is np.ndarray and out.data.dtype == np.float64
+    assert np.ravel(out.data)[0] == 3.5 * n
+
+
+
+class _RatioLog(tg.Op):
+    """log(x / y), saving its output and y only: not the two inputs the fast path of binary ops saves."""
+
+    name = "ratio_log"
+    saves = ("out", "y")
+    needs_seen: list = []
+
+    def forward(self, x, y):
+        return np.log(x / y)
+
+    def backward(self, ctx, g, out, y):
+        _RatioLog.needs_seen.append(tuple(ctx.needs))
+        # d/dx = 1/x = exp(-out) / y, d/dy = -1/y
+        return (g * np.exp(-out) / y if ctx.needs[0] else None), (-g / y if ctx.needs[1] else None)
+
+
+@pytest.mark.parametrize("which", [(True, True), (True, False), (False, True)])
+def test_a_binary_op_gets_what_it_saves_and_is_asked_only_for_needed_gradients(which):
+    x0, y0 = np.array([2.0, 0.5]), np.array([4.0, 1.5])
+    x, y = tg.Tensor(x0, requires_grad=which[0]), tg.Tensor(y0, requires_grad=which[1])
+    _RatioLog.needs_seen.clear()
+    (_RatioLog.apply(x, y) * np.array([1.0, 3.0])).sum().backward()
+    assert _RatioLog.needs_seen == [which]
+    if which[0]:
+        np.testing.assert_allclose(x.grad, numerical_gradient(lambda v: float(np.sum(np.log(v / y0) * [1.0, 3.0])), x0), rtol=1e-7)
+    if which[1]:
+        np.testing.assert_allclose(y.grad, numerical_gradient(lambda v: float(np.sum(np.log(x0 / v) * [1.0, 3.0])), y0), rtol=1e-7)
+
+
+def test_unary_ops_on_plain_data_coerce_it_and_name_themselves_when_they_cannot():
+    out = tg.exp([0.0, 1.0])
+    assert isinstance(out, tg.Tensor) and out.dtype == np.float64 and not out.requires_grad
+    np.testing.assert_allclose(out.data, np.exp([0.0, 1.0]))
+    assert tg.relu(np.array([-1, 2])).tolist() == [0.0, 2.0]
+    with pytest.raises(TypeError) as info:
+        tg.exp("a")
+    assert str(info.value) == "exp: expected numbers, got an array of dtype <U1 from str"
+
+
+def test_a_one_input_user_op_must_return_floats():
+    class Count(tg.Op):
+        name = "count"
+
+        def forward(self, x):
+            return np.ones(x.shape, dtype=np.int64)
+
+        def backward(self, ctx, g):
+            return g
+
+    with pytest.raises(TypeError) as info:
+        Count.apply(tg.Tensor([1.0], requires_grad=True))
+    assert str(info.value) == "count: forward must return a floating array, got dtype int64"
+
+
+@pytest.mark.parametrize("number", [0, 0.0, np.float32(0.3), np.int64(3), float("nan")])
+def test_numbers_the_cache_leaves_out_still_take_a_float32_tensors_dtype(number):
+    # zero, NaN and numpy numbers are not cached, and go through the general coercion
+    x = tg.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    assert (x * number).dtype == np.float32 and (number + x).dtype == np.float32
+    assert (x + np.array([1, 2])).dtype == np.float32  # an integer array too
+
+
+def test_a_named_constant_gives_its_node_its_name_and_scope():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    with tg.name_scope("consts"):
+        c = tg.Tensor([3.0, 4.0], name="c")
+        fresh = x * 0.8123  # a number made into a constant inside the scope belongs to it
+    node = (x * c).grad_fn.parents[1]
+    assert node.label == "c" and node.scope == "consts" and not node.requires_grad
+    assert fresh.grad_fn.parents[1].scope == "consts"
+    unnamed = (x * tg.Tensor([1.0, 1.0])).grad_fn.parents[1]
+    assert unnamed.label is None and unnamed.scope is None
+
+
 # ----- residuals (HEAD: ops may keep what forward computed for backward)
 
 
