@@ -5,6 +5,8 @@ left to pick the contraction order, and the exact messages of its refusals."""
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 import pytest
 
@@ -124,6 +126,47 @@ def test_compiled_einsum_gives_the_eager_value_and_gradients(spec, shapes, dtype
         np.testing.assert_allclose(c.grad, e.grad, rtol=tol, atol=tol, err_msg=step.source)
 
 
+@pytest.mark.parametrize(
+    ("spec", "shapes"),
+    [("i->", [(1,)]), ("i,j->", [(1,), (3,)]), ("ij,j->", [(1, 1), (2,)]), ("ij,j->j", [(1, 2), (2,)])],
+)
+def test_einsum_gradient_of_a_size_one_letter_summed_away_keeps_the_operands_shape(spec, shapes):
+    # A letter of size 1 that only this operand has is summed away like any other: its
+    # gradient still has the operand's shape (once a () gradient, which the engine refused).
+    xs = _operands(shapes, seed=9)
+    assert gradcheck(lambda *ts: tg.einsum(spec, *ts), *xs)
+    ts = [tg.Tensor(x, requires_grad=True) for x in xs]
+    tg.compile(lambda *ts: tg.einsum(spec, *ts))(*ts).sum().backward()
+    assert [t.grad.shape for t in ts] == list(shapes)
+
+
+def test_einsum_gradient_when_the_subscripts_use_every_letter():
+    # 52 letters, none repeated: the backward needs no fresh letter for a diagonal.
+    spec = f"{string.ascii_lowercase},{string.ascii_uppercase}->{string.ascii_letters}"
+    x, y = np.full((1,) * 26, 2.0), np.full((1,) * 26, 3.0)
+    a, b = tg.Tensor(x, requires_grad=True), tg.Tensor(y, requires_grad=True)
+    out = tg.einsum(spec, a, b)
+    assert out.shape == (1,) * 52
+    out.backward(np.full(out.shape, 5.0))
+    np.testing.assert_array_equal(a.grad, np.full(x.shape, 15.0))
+    np.testing.assert_array_equal(b.grad, np.full(y.shape, 10.0))
+
+
+@pytest.mark.parametrize(("spec", "shapes"), [c for c in CASES if len(c[1]) == 2])
+@pytest.mark.parametrize("which", [0, 1])
+def test_compiled_einsum_gradient_of_one_operand_alone(spec, shapes, which):
+    xs = _operands(shapes, seed=10)
+    step = tg.compile(lambda a, b: tg.einsum(spec, a, b))
+    eager = [tg.Tensor(x, requires_grad=(i == which)) for i, x in enumerate(xs)]
+    compiled = [tg.Tensor(x, requires_grad=(i == which)) for i, x in enumerate(xs)]
+    want, got = tg.einsum(spec, *eager), step(*compiled)
+    seed = np.random.default_rng(11).uniform(0.5, 1.5, want.shape)
+    want.backward(seed)
+    got.backward(seed)
+    np.testing.assert_allclose(compiled[which].grad, eager[which].grad, rtol=1e-12, err_msg=step.source)
+    assert compiled[1 - which].grad is None
+
+
 def test_einsum_takes_nested_lists_as_operands():
     # Operands without a shape or dtype (lists) are read as float64 arrays, one operand too.
     assert tg.einsum("ij,j->i", [[1.0, 2.0], [3.0, 4.0]], [1.0, 1.0]).numpy().tolist() == [3.0, 7.0]
@@ -145,6 +188,7 @@ def test_numpy_picks_the_contraction_order_only_above_the_threshold():
     assert _optimize("i,i->", {"i": _OPTIMIZE_ABOVE + 1}) is True
     assert _optimize("i,i->", {"i": _OPTIMIZE_ABOVE}) is False
     assert _optimize("i,i->", {"i": 1}) is False
+    assert _optimize("ij,j->i", {"i": _OPTIMIZE_ABOVE}) is False  # 'j' without a size counts 1
 
 
 @pytest.mark.parametrize(
@@ -170,7 +214,7 @@ def test_einsum_without_operands_says_where_they_go():
     assert str(err.value) == "einsum: give the operands after the subscripts, e.g. einsum('ij,jk->ik', a, b)"
 
 
-@pytest.mark.parametrize("spec", ["ij->i", "ij,jk", "i,j,k->ijk", "ij"])
+@pytest.mark.parametrize("spec", ["ij->i", "ij,jk", "i,j,k->ijk", "ij", "i->j,k->l"])
 def test_einsum_op_takes_explicit_subscripts_for_two_operands(spec):
     # tg.einsum writes each pairwise step explicitly; the op refuses anything else.
     with pytest.raises(ValueError) as err:

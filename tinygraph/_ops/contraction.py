@@ -235,7 +235,9 @@ class Einsum(Primitive):
             grad = np.einsum(spec, *operands, optimize=_optimize(spec, sizes))
         else:  # create_graph: record the gradient's own einsum
             grad = einsum(spec, *operands)
-        if shape != full:  # letters summed away (or broadcast from size 1) in the forward: g spreads along them
+        # Letters summed away (or broadcast from size 1) in the forward: g spreads along them. The
+        # einsum's result lacks the letters it summed away, even those of size 1, so compare its shape.
+        if tuple(grad.shape) != full:
             grad = broadcast_to(grad.reshape(shape), full)
         return grad
 
@@ -250,6 +252,7 @@ class Einsum(Primitive):
             spec, eyes, shape, full = plan
             operands = ", ".join([g, other, *(f"np.eye({n}, dtype=np.{dtype})" for n in eyes)])
             grad = f"np.einsum({spec!r}, {operands})"
-            return grad if shape == full else f"np.broadcast_to({grad}.reshape({shape!r}), {full!r})"
+            whole = len(spec.rpartition("->")[2]) == len(full) and shape == full  # the einsum gives every letter
+            return grad if whole else f"np.broadcast_to({grad}.reshape({shape!r}), {full!r})"
 
         return tuple(None if plan is None else text(plan, other) for plan, other in zip(plans, (y, x)))
