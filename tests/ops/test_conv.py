@@ -22,6 +22,7 @@ GEOMETRIES = [
     ((2, 1, 6, 5), (2, 1, 3, 3), (2, 2), (1, 1)),
     ((1, 2, 3, 4), (2, 2, 1, 2), (1, 1), (0, 0)),
     ((1, 1, 7, 4), (1, 1, 4, 1), (3, 1), (2, 0)),
+    ((1, 2, 3, 4), (2, 2, 5, 4), (1, 2), (1, 0)),  # the kernel is exactly the padded image: one window
 ]
 
 
@@ -387,6 +388,10 @@ def test_compiled_max_pool2d_gives_the_eager_values_and_gradients_with_ties(dtyp
          "im2col: the kernel (2, 6) is larger than the padded input (4, 5) (x of shape (1, 1, 4, 3), padding (0, 1))"),
         (lambda: tg.im2col(np.ones((1, 1, 4, 3)), kernel_size=(7, 2), padding=(1, 0)), ValueError,
          "im2col: the kernel (7, 2) is larger than the padded input (6, 3) (x of shape (1, 1, 4, 3), padding (1, 0))"),
+        (lambda: tg.im2col(np.ones((1, 1, 3, 8)), kernel_size=(5, 2)), ValueError,
+         "im2col: the kernel (5, 2) is larger than the padded input (3, 8) (x of shape (1, 1, 3, 8), padding (0, 0))"),
+        (lambda: tg.im2col(np.ones((1, 1, 8, 3)), kernel_size=(2, 5)), ValueError,
+         "im2col: the kernel (2, 5) is larger than the padded input (8, 3) (x of shape (1, 1, 8, 3), padding (0, 0))"),
         (lambda: tg.col2im(np.ones((1, 1, 2, 2, 2)), image_size=3), ValueError,
          "col2im: expects windows (N, C, H', W', kh, kw), got shape (1, 1, 2, 2, 2)"),
         (lambda: tg.col2im(np.ones((1, 1, 2, 2, 2, 2)), image_size=(0, 3)), ValueError,
