@@ -248,6 +248,16 @@ MESSAGES = {
         "  blame: check_graph finds the wrong backward in 'nearly_same', input 0, element (2,): "
         "analytic -7.68805, numeric -3.84401, ratio 2",
     ),
+    "ratios 0 and 5e-9 are not the same: no absolute slack": (
+        lambda: (linear("nearly_zero", 3.0, [0.0, 1.5e-8]), np.zeros(2)),
+        f"gradcheck: input 0, shape (2,), element (0,): {PREFIX} analytic 0, numeric 2.39432104, "
+        "|difference| 2.39 > tolerance 2.49e-05 (2 of 2 elements differ)\n"
+        "  ratio analytic/numeric 0 at this element, from 0 to 5e-09 over the elements that differ\n"
+        "  hint: analytic is zero everywhere, numeric is not: the backward returns zeros (or None) for input 0, "
+        "ignores ctx.needs, or the gradient never reaches it (a value taken out with .data or np.asarray)\n"
+        "  blame: check_graph finds the wrong backward in 'nearly_zero', input 0, element (1,): "
+        "analytic 1.89206e-08, numeric 3.78413, ratio 5e-09",
+    ),
     "numeric 0 where analytic is not: no ratio, and no claim about the others": (
         lambda: (linear("zero_numeric", [0.0, 3.0, 3.0], [1.0, 3.0, 6.0]), np.zeros(3)),
         f"gradcheck: input 0, shape (3,), element (0,): {PREFIX} analytic -0.7981070133, numeric 0, "
