@@ -300,6 +300,29 @@ def test_max_pool2d_second_derivative_is_zero_almost_everywhere():
     assert gradgradcheck(lambda x: tg.max_pool2d(x, 2, (1, 2)) ** 2, x)
 
 
+@pytest.mark.parametrize(
+    "op, shapes",
+    [
+        (lambda x, w, b: tg.conv2d(x, w, b, stride=(1, 2), padding=1), [(2, 2, 5, 5), (3, 2, 2, 3), (3,)]),
+        (lambda x: tg.max_pool2d(x, 3, stride=1), [(2, 2, 5, 5)]),
+        (lambda x: tg.max_pool2d(x, 2), [(1, 2, 4, 6)]),
+        (lambda x: tg.im2col(x, 2, 1, 1), [(1, 2, 4, 4)]),
+        (lambda c: tg.col2im(c, (4, 4), 1, 1), [(1, 2, 5, 5, 2, 2)]),
+    ],
+)
+def test_conv_family_leaves_its_inputs_and_the_output_gradient_unchanged(op, shapes):
+    arrays = [RNG.standard_normal(s) for s in shapes]
+    tensors = [tg.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = op(*tensors)
+    g = RNG.standard_normal(out.shape)
+    seed = g.copy()
+    out.backward(seed)
+    assert np.array_equal(seed, g)
+    for t, a in zip(tensors, arrays):
+        assert np.array_equal(t.data, a)
+    assert gradcheck(op, *arrays)
+
+
 # ----------------------------------------------------------------- compiled code
 
 
