@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph.testing import gradcheck
+from tinygraph.testing import gradcheck, gradgradcheck
 
 # (x shape, y shape): vectors on either side, plain matrices, stacks, and stacks that broadcast.
 SHAPES = [
@@ -135,3 +135,10 @@ def test_matmul_refuses_operands_it_cannot_multiply_naming_both_shapes(xs, ys, m
     with pytest.raises(ValueError) as err:
         tg.matmul(np.ones(xs), np.ones(ys))
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize(("xs", "ys"), SHAPES)
+def test_matmul_second_derivatives_match_finite_differences(xs, ys):
+    # backward(create_graph=True) runs the same reshapes on Tensors, recorded.
+    x, y = _operands(xs, ys, seed=6)
+    assert gradgradcheck(lambda a, b: (a @ b) * (a @ b), x, y)
