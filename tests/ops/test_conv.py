@@ -207,6 +207,9 @@ def test_col2im_counts_the_windows_covering_each_pixel():
     assert counts.tolist() == [[1, 2, 2, 1], [1, 2, 2, 1], [1, 2, 2, 1], [1, 2, 2, 1], [0, 0, 0, 0]]
     padded = tg.col2im(np.ones((1, 1, 3, 2, 2, 2)), image_size=(2, 3), stride=1, padding=(1, 0)).data[0, 0]
     assert padded.tolist() == [[2, 4, 2], [2, 4, 2]]  # the padding's share of each window is cropped
+    row = tg.col2im(np.ones((1, 1, 1, 3, 1, 2)), image_size=(1, 4)).data[0, 0]  # an image of one row
+    assert row.tolist() == [[1, 2, 2, 1]]
+    assert tg.im2col(np.arange(4.0).reshape(1, 1, 1, 4), (1, 2), stride=(1, 2)).data[0, 0, 0].tolist() == [[[0, 1]], [[2, 3]]]
 
 
 def test_im2col_and_col2im_keep_float32():
