@@ -443,3 +443,18 @@ def test_the_whole_report_when_no_op_is_to_blame():
         "reaches its inputs through something the graph did not record (an array taken out with .data, "
         "np.asarray or .detach(), e.g. inside a backward under create_graph), or a kink lies within eps of the point"
     )
+
+
+def test_the_whole_report_of_two_inputs_gradients_swapped():
+    # Only another input's numeric gradient can reveal a swap: the hint compares input 0's
+    # analytic gradient with input 1's numeric one (and never with its own).
+    swapped = T.product_op("product_swapped_again", lambda ctx, g, x, y: (g * x, g * y))
+    assert message_of(gradcheck, swapped, np.array([0.5, -1.0]), np.array([2.0, 0.25])) == (
+        f"gradcheck: input 0, shape (2,), element (0,): {PREFIX} analytic 0.3990535067, numeric 1.596214027, "
+        "|difference| 1.2 > tolerance 1.7e-05 (2 of 2 elements differ)\n"
+        "  ratio analytic/numeric 0.25 at this element, from -4 to 0.25 over the elements that differ\n"
+        "  hint: the gradients of input 0 and input 1 are swapped: each equals the other's numeric gradient "
+        "(return them in the order of forward's parameters)\n"
+        "  blame: check_graph finds the wrong backward in 'product_swapped_again', input 0, element (1,): "
+        "analytic -1.26138, numeric 0.315344, ratio -4"
+    )
