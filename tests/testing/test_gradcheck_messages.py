@@ -285,6 +285,16 @@ MESSAGES = {
         "analytic -7.68802, numeric -3.84401, ratio 2\n"
         f"{FACTOR_2_HINT}",
     ),
+    "a factor of the input's size": (
+        lambda: (T.ForgetfulMean.apply, np.zeros(4)),
+        f"gradcheck: input 0, shape (4,), element (0,): {PREFIX} analytic -0.7981070133, numeric -0.1995267533, "
+        "|difference| 0.599 > tolerance 3e-06 (4 of 4 elements differ)\n"
+        "  ratio analytic/numeric 4 at this element, the same at all 4 elements that differ\n"
+        "  hint: a factor of N = 4 (the size of input 0): analytic = 4 x numeric at every element "
+        "(a mean's backward that forgets to divide by N)\n"
+        "  blame: check_graph finds the wrong backward in 'forgetful_mean', input 0, element (0,): "
+        "analytic -0.798107, numeric -0.199527, ratio 4",
+    ),
     "a factor of the output's size": (
         lambda: (Tiled.apply, np.zeros(2)),
         f"gradcheck: input 0, shape (2,), element (0,): {PREFIX} analytic 20.49377851, numeric 3.415629752, "
