@@ -22,6 +22,8 @@ SHAPES = [
     ((2, 4, 3), (3,)),
     ((2, 1, 2, 3), (3, 3, 2)),
     ((3, 1, 3), (2, 1, 3, 2)),
+    ((3,), (2, 3, 3, 4)),
+    ((2, 3, 4, 3), (3,)),
 ]
 # Which operands require grad: both, only x, only y.
 NEEDS = [(True, True), (True, False), (False, True)]
