@@ -1146,3 +1146,86 @@ def test_the_element_shown_is_one_that_was_compared_not_one_skipped():
     node = check_graph(IntegerOrNegative.apply(_leaf([-0.5, 1.0], "k")).sum())[0]
     assert node.passed and (node.elements, node.skipped, node.one_sided) == (2, 1, 0)
     assert node.element == (0,) and node.numeric == pytest.approx(node.analytic, rel=1e-8)
+
+
+class NanWhereUndefined(IntegerOnly):
+    """integer_only (every element skipped) whose backward gives nan for element 1 and inf for element 2."""
+
+    name = "nan_where_undefined"
+
+    def backward(self, ctx, g):
+        return 3.0 * g * np.array([1.0, np.nan, np.inf])
+
+
+def test_a_nan_or_inf_gradient_never_passes_even_where_nothing_is_compared():
+    node = check_graph(NanWhereUndefined.apply(_leaf([1.0, 2.0, 3.0], "k")).sum())[0]
+    assert not node.passed and node.skipped == 3 and node.element == (1,)
+
+
+class HalfWrongProduct(tg.Op):
+    """x * y whose backward doubles x's gradient and gets y's right."""
+
+    name = "half_wrong_product"
+    saves = ("x", "y")
+
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, ctx, g, x, y):
+        return 2.0 * g * y, g * x
+
+
+def test_one_wrong_input_fails_the_node_whichever_input_comes_last():
+    node = check_graph(HalfWrongProduct.apply(_leaf([0.5, -1.0], "x"), _leaf([1.5, 0.25], "y")).sum())[0]
+    assert not node.passed and node.input == 0 and node.ratio == pytest.approx(2.0, rel=1e-6)
+    assert node.hint.startswith("a factor of 2: analytic = 2 x numeric")
+
+
+class KinkAndGap(tg.Op):
+    """relu(x) + 3y, y defined at whole numbers only: a kink in one input, skipped elements in the other."""
+
+    name = "kink_and_gap"
+    saves = ("a", "b")
+
+    def __init__(self, gap_first: bool = False):
+        self.gap_first = gap_first
+
+    def forward(self, a, b):
+        x, y = (b, a) if self.gap_first else (a, b)
+        return np.maximum(x, 0.0) + np.where(y == np.round(y), 3.0 * y, np.nan)
+
+    def backward(self, ctx, g, a, b):
+        x = b if self.gap_first else a
+        slopes = (g * (x > 0), 3.0 * g)
+        return slopes[::-1] if self.gap_first else slopes
+
+
+@pytest.mark.parametrize("gap_first", [False, True])
+def test_one_sided_and_skipped_elements_are_counted_over_every_input(gap_first):
+    # x = [0, 0.5]: one kink; y = [1, 2]: whole numbers without defined neighbours, both skipped.
+    x, y = _leaf([0.0, 0.5], "x"), _leaf([1.0, 2.0], "y")
+    node = check_graph(KinkAndGap.apply(*((y, x) if gap_first else (x, y)), gap_first=gap_first).sum())[0]
+    assert node.passed and (node.elements, node.one_sided, node.skipped) == (4, 1, 2)
+
+
+class RefusesPositive(tg.Op):
+    """x**2, refused for x > 0 (a domain edge at the point itself)."""
+
+    name = "refuses_positive"
+    saves = ("x",)
+
+    def forward(self, x):
+        if (x > 0).any():
+            raise ValueError("refuses_positive: positive input")
+        return x * x
+
+    def backward(self, ctx, g, x):
+        return 2.0 * g * x
+
+
+def test_at_an_upper_domain_edge_the_backward_difference_is_shown():
+    # At 0 every x + h is refused: no central or forward difference; (f(0) - f(-h)) / h = -h
+    # with h shrunk to eps / 1000 is what the report shows, and the slope 0 agrees with it.
+    node = check_graph(RefusesPositive.apply(_leaf([0.0], "x")).sum())[0]
+    assert node.passed and (node.one_sided, node.skipped) == (1, 0)
+    assert node.analytic == 0.0 and 0.5e-9 <= abs(node.numeric) <= 1.5e-9  # -v h, 0.5 <= |v| <= 1.5
