@@ -152,3 +152,18 @@ def test_fn_sees_float64_tensors_whatever_it_was_given():
     assert seen[0] == (np.float64, np.float64, np.float64, True, False)
     assert {s[:3] for s in seen} == {(np.dtype(np.float64),) * 3}
     assert t.dtype == np.float32 and c.dtype == np.float32 and x.dtype == np.float32  # the caller's are untouched
+
+
+def test_gradcheck_reduces_the_output_in_float64_even_when_fn_computes_in_long_double():
+    # Each value of fn is rounded to float64 before it is weighted and summed (the
+    # docstring's promise: everything in float64). Near 1e8 float64's ulp is 1.5e-8, which
+    # a step of 1e-6 does not dwarf: the numeric side is off by 0.2%, and by exactly the
+    # amount that rounding gives (rounding after the long-double sum gives another number).
+    far = lambda x: x.astype(np.longdouble) * 3.0 + 1e8  # noqa: E731
+    with pytest.raises(AssertionError) as info:
+        gradcheck(far, np.array([0.5, 0.3]))
+    assert str(info.value).splitlines()[0] == (
+        "gradcheck: input 0, shape (2,), element (0,): dL/dx of L = sum(w * fn(...)) with fixed random weights w: "
+        "analytic 2.39432104, numeric 2.399086952, |difference| 0.00477 > tolerance 2.5e-05 (2 of 2 elements differ)"
+    )
+    assert gradcheck(far, np.array([0.5, 0.3]), eps=1e-2)  # a step well above the rounding is fine
