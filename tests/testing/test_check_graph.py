@@ -1229,3 +1229,24 @@ def test_at_an_upper_domain_edge_the_backward_difference_is_shown():
     node = check_graph(RefusesPositive.apply(_leaf([0.0], "x")).sum())[0]
     assert node.passed and (node.one_sided, node.skipped) == (1, 0)
     assert node.analytic == 0.0 and 0.5e-9 <= abs(node.numeric) <= 1.5e-9  # -v h, 0.5 <= |v| <= 1.5
+
+
+class SteepAbs(tg.Op):
+    """3|x|; at the kink its backward picks the subgradient 1.5 (in the direction of g)."""
+
+    name = "steep_abs"
+    saves = ("x",)
+
+    def forward(self, x):
+        return 3.0 * np.abs(x)
+
+    def backward(self, ctx, g, x):
+        return np.where(x == 0, 1.5 * np.sign(g), 3.0 * g * np.sign(x))
+
+
+def test_a_subgradient_off_the_central_difference_by_more_than_the_tolerance_counts_as_one_sided():
+    # With atol 1 and rtol 0: the central difference at 0 is 0, the one-sided slopes are -+3|v|
+    # (|v| >= 0.5); the answer 1.5 is 1.5 tolerances from the central difference, inside the interval.
+    node = check_graph(SteepAbs.apply(_leaf([0.0], "x")).sum(), atol=1.0, rtol=0.0)[0]
+    assert node.passed and (node.one_sided, node.skipped) == (1, 0)
+    assert abs(node.analytic) == 1.5 and node.numeric == 0.0
