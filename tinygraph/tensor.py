@@ -517,8 +517,8 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
-        if copy is False and dtype is not None:  # (numpy >= 2) a cast would copy: refused, as numpy does for arrays
-            return np.asarray(self._data, dtype=dtype, copy=False)
+        if copy is False:  # (numpy >= 2) numpy casts what it gets, and refuses a cast that would copy, as for arrays
+            return self._data
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
