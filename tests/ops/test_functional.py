@@ -33,7 +33,7 @@ def test_function_forms_show_their_inputs_and_parameters(name, signature):
     assert str(inspect.signature(getattr(tg, name))) == signature
 
 
-@pytest.mark.parametrize("name", ["relu", "add", "sum", "conv2d", "cross_entropy", "reshape"])
+@pytest.mark.parametrize("name", ["relu", "add", "subtract", "negative", "power", "sum", "conv2d", "cross_entropy", "reshape"])
 def test_function_forms_are_named_and_documented_by_their_op(name):
     form = getattr(tg.functional, name)
     assert form.__name__ == form.__qualname__ == name
@@ -64,6 +64,25 @@ def test_function_forms_take_optional_inputs_by_keyword_or_not_at_all():
     np.testing.assert_allclose(tg.conv2d(x, w, b=b).data, without + 0.75)
     np.testing.assert_allclose(tg.conv2d(x, w, b).data, without + 0.75)
     np.testing.assert_allclose(tg.conv2d(x, w=w, b=b, stride=2).data, without[:, :, ::2, ::2] + 0.75)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: tg.relu(), "relu() missing 1 required positional argument: 'x'"),
+        (lambda: tg.relu(1.0, 2.0), "relu() takes 1 positional argument but 2 were given"),
+        (lambda: tg.relu(y=1.0), "relu() got an unexpected keyword argument 'y'"),
+        (lambda: tg.add(1.0), "add() missing 1 required positional argument: 'y'"),
+        (lambda: tg.add(1.0, 2.0, 3.0), "add() takes 2 positional arguments but 3 were given"),
+        (lambda: tg.sum(), "sum: takes 1 input(s), got 0"),
+        (lambda: tg.conv2d(np.ones((1, 1, 2, 2))), "conv2d: takes 3 input(s), got 1"),
+        (lambda: tg.concatenate(), "concatenate: missing the sequence of inputs"),
+    ],
+)
+def test_function_forms_called_with_the_wrong_inputs_say_which(call, message):
+    with pytest.raises(TypeError) as info:
+        call()
+    assert str(info.value) == message
 
 
 # ----------------------------------------------------------------- tg.grad
