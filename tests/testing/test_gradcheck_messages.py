@@ -468,3 +468,17 @@ def test_the_whole_report_of_two_inputs_gradients_swapped():
         "  blame: check_graph finds the wrong backward in 'product_swapped_again', input 0, element (1,): "
         "analytic -1.26138, numeric 0.315344, ratio -4"
     )
+
+
+def test_the_second_order_report_near_zero_keeps_its_digits():
+    # Near 0 the first derivative 3 x^2 is ~1e-6: gradgradcheck's H = sum_i <dL/dx_i, u_i>
+    # starts from exactly 0, so its finite differences keep all their digits.
+    bad = T.cube_through(T.slope_op("slope_twice_small", lambda g, x: g * 12.0 * x))
+    assert message_of(gradgradcheck, bad, np.array([1e-3, -2e-3])) == (
+        f"gradgradcheck (second order): input 0, shape (2,), element (0,): {PREFIX} analytic -0.008599889581, "
+        "numeric -0.004299944791, |difference| 0.0043 > tolerance 1.04e-05 (2 of 2 elements differ)\n"
+        "  ratio analytic/numeric 2 at this element, the same at all 2 elements that differ\n"
+        f"{FACTOR_2_HINT}\n"
+        "  blame: check_graph finds the wrong backward in 'slope_twice_small', input 0, element (1,): "
+        "analytic -0.030273, numeric -0.0151365, ratio 2"
+    )
