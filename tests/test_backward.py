@@ -830,3 +830,100 @@ def test_tg_grad_runs_and_frees_only_the_graph_between_outputs_and_inputs():
     other = h.sum()
     other.backward()  # a second loss through the shared tanh still works
     np.testing.assert_allclose(x.grad, 1 - np.tanh(x.data) ** 2)
+
+
+# ----------------------------------------------------------------- what a user op's backward may return, and the errors when it is wrong
+
+
+def _two_input_op(returned):
+    """An op of two inputs whose backward returns ``returned(g)``."""
+
+    class Pair(tg.Op):
+        def forward(self, x, y):
+            return x * y
+
+        def backward(self, ctx, g):
+            return returned(g)
+
+    return Pair
+
+
+def test_a_list_of_gradients_counts_like_a_tuple():
+    x, y = tg.Tensor([1.0, 2.0], requires_grad=True), tg.Tensor([3.0, 4.0], requires_grad=True)
+    _two_input_op(lambda g: [g * 2.0, g * 3.0]).apply(x, y).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(y.grad, [3.0, 3.0])
+
+
+def test_a_one_input_op_may_return_its_gradient_bare():
+    class Double(tg.Op):
+        def forward(self, x):
+            return 2.0 * x
+
+        def backward(self, ctx, g):
+            return 2.0 * g  # one gradient, not a tuple of one: rows are not inputs
+
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    Double.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
+
+
+@pytest.mark.parametrize(
+    "returned, error, message",
+    [
+        # A bare array of two rows is one gradient, not one per row.
+        (lambda g: np.ones((2, 2)), RuntimeError, "Pair: backward returned 1 gradient(s) for 2 input(s)"),
+        (lambda g: [g, g, g], RuntimeError, "Pair: backward returned 3 gradient(s) for 2 input(s)"),
+        (lambda g: (g,), RuntimeError, "Pair: backward returned 1 gradient(s) for 2 input(s)"),
+        (lambda g: (g, g, g), RuntimeError, "Pair: backward returned 3 gradient(s) for 2 input(s)"),
+        (
+            lambda g: (g, "text"),
+            TypeError,
+            "Pair: backward returned a str as the gradient for input 1; expected an array of shape (2, 2)",
+        ),
+        (
+            lambda g: ({"g": g}, g),
+            TypeError,
+            "Pair: backward returned a dict as the gradient for input 0; expected an array of shape (2, 2)",
+        ),
+    ],
+)
+def test_a_backward_that_returns_the_wrong_thing_is_refused_naming_the_op(returned, error, message):
+    x, y = tg.Tensor(np.ones((2, 2)), requires_grad=True), tg.Tensor(np.ones((2, 2)), requires_grad=True)
+    out = _two_input_op(returned).apply(x, y)
+    with pytest.raises(error) as info:
+        out.sum().backward()
+    assert str(info.value) == message
+
+
+def test_a_gradient_returned_as_a_numpy_scalar_becomes_an_array_of_the_inputs_dtype():
+    class Total(tg.Op):
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, ctx, g):
+            return np.float64(3.0)  # a numpy scalar (what 0-d arithmetic gives), float64
+
+    x = tg.Tensor(np.float32(2.0), requires_grad=True)
+    Total.apply(x).backward()
+    assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32 and x.grad == 3.0
+
+
+def test_backward_through_a_freed_graph_says_how_to_keep_it():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    h = tg.tanh(x)
+    loss = (h * 1.5).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError) as info:
+        loss.backward()
+    assert str(info.value) == (
+        "backward: the graph through 'sum' was already freed by an earlier backward(); "
+        "pass retain_graph=True to the first backward() to backpropagate through it again"
+    )
+
+
+def test_none_for_an_input_that_needs_a_gradient_leaves_it_without_one():
+    x, y = tg.Tensor([1.0, 2.0], requires_grad=True), tg.Tensor([3.0, 4.0], requires_grad=True)
+    _two_input_op(lambda g: (None, g * 5.0)).apply(x, y).sum().backward()
+    assert x.grad is None
+    np.testing.assert_array_equal(y.grad, [5.0, 5.0])
