@@ -85,6 +85,14 @@ def test_function_forms_called_with_the_wrong_inputs_say_which(call, message):
     assert str(info.value) == message
 
 
+def test_forms_of_two_input_ops_with_parameters_take_them_after_the_inputs():
+    z = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    y = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    by_rows = tg.cross_entropy(z, y, axis=1)
+    np.testing.assert_allclose(by_rows.data, tg.cross_entropy(z.T, y.T).data)
+    np.testing.assert_allclose(by_rows.data, tg.cross_entropy(z.T, target=y.T, axis=0).data)
+
+
 # ----------------------------------------------------------------- tg.grad
 
 
