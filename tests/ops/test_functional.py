@@ -294,3 +294,12 @@ def test_the_seed_reaching_the_output_has_the_outputs_dtype_and_is_an_array_with
     y = tg.Tensor(np.array([[0.5]], dtype=np.float32), requires_grad=True) * 2
     (itself,) = tg.grad(y, y)  # the gradient of an output with respect to itself is its seed
     assert itself.dtype == np.float32 and itself.tolist() == [[1.0]]
+
+
+def test_second_derivatives_flow_through_the_values_ops_saved():
+    # mul saves both inputs; under create_graph they come back as Tensors on x's node, so
+    # d2/dx2 of x**3 (written x * x * x) is 6x, not the 4x of a graph cut at the saved values.
+    x = tg.Tensor(0.5, requires_grad=True)
+    (dx,) = tg.grad(x * x * x, x, create_graph=True)
+    (d2x,) = tg.grad(dx, x)
+    assert dx.item() == 0.75 and d2x.item() == 3.0
