@@ -230,3 +230,14 @@ def test_an_array_returned_under_create_graph_is_a_constant_of_the_second_pass()
     np.testing.assert_array_equal(dx.data, [6.0, -3.0])
     (d2x,) = tg.grad(dx.sum(), x)
     np.testing.assert_array_equal(d2x, [4.0, 6.0])
+
+
+def test_a_read_only_replacement_reaches_grad_as_a_writeable_copy():
+    frozen = np.array([0.5, 0.25])
+    frozen.flags.writeable = False  # owns its memory, but no one may write it
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: frozen)
+    (x * 2.0).sum().backward()
+    assert x.grad.flags.writeable and not np.shares_memory(x.grad, frozen)
+    x.grad *= 2.0  # an optimizer may scale it in place
+    np.testing.assert_array_equal(frozen, [0.5, 0.25])
