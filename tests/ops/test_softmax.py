@@ -162,3 +162,15 @@ def test_logsumexp_value_and_gradient(axis, keepdims):
     want = np.log(np.exp(z).sum(axis=axis, keepdims=keepdims))
     np.testing.assert_allclose(tg.logsumexp(z, axis=axis, keepdims=keepdims).data, want, rtol=1e-14)
     assert gradcheck(lambda t: tg.logsumexp(t, axis=axis, keepdims=keepdims), z)
+
+
+@pytest.mark.parametrize("fn", [tg.softmax, tg.log_softmax, lambda z, axis: tg.logsumexp(z, axis=axis)])
+def test_a_slice_of_minus_infinities_leaves_large_finite_slices_shifted_by_their_own_maximum(fn):
+    # Only the non-finite maximum is replaced by 0; the finite slice next to it is still
+    # shifted by 1000, so nothing overflows there.
+    z = np.array([[-np.inf, 1000.0], [-np.inf, 999.0]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = fn(z, axis=0).data
+    want = fn(np.array([[1000.0], [999.0]]), axis=0).data
+    np.testing.assert_allclose(out[..., 1], want[..., 0], rtol=1e-15)
+    assert np.isfinite(out[..., 1]).all()
