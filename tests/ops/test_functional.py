@@ -77,6 +77,9 @@ def test_function_forms_take_optional_inputs_by_keyword_or_not_at_all():
         (lambda: tg.sum(), "sum: takes 1 input(s), got 0"),
         (lambda: tg.conv2d(np.ones((1, 1, 2, 2))), "conv2d: takes 3 input(s), got 1"),
         (lambda: tg.concatenate(), "concatenate: missing the sequence of inputs"),
+        # all inputs given, one of them None: the input itself is refused, not counted as missing
+        (lambda: tg.conv2d(None, np.ones((1, 1, 1, 1)), np.ones(1)), "conv2d: expected numbers, got an array of dtype object from NoneType"),
+        (lambda: tg.conv2d(np.ones((1, 1, 2, 2)), None, None), "conv2d: expected numbers, got an array of dtype object from NoneType"),
     ],
 )
 def test_function_forms_called_with_the_wrong_inputs_say_which(call, message):
@@ -91,6 +94,14 @@ def test_forms_of_two_input_ops_with_parameters_take_them_after_the_inputs():
     by_rows = tg.cross_entropy(z, y, axis=1)
     np.testing.assert_allclose(by_rows.data, tg.cross_entropy(z.T, y.T).data)
     np.testing.assert_allclose(by_rows.data, tg.cross_entropy(z.T, target=y.T, axis=0).data)
+
+
+def test_variadic_forms_take_one_sequence_of_inputs_then_their_parameters():
+    a = tg.Tensor([[1.0], [2.0]], requires_grad=True)
+    assert tg.concatenate([a, a], 1).tolist() == [[1.0, 1.0], [2.0, 2.0]]
+    assert tg.concatenate((a, a, a)).shape == (6, 1)
+    tg.concatenate([a, a * 2.0], axis=1).sum().backward()
+    assert a.grad.tolist() == [[3.0], [3.0]]
 
 
 # ----------------------------------------------------------------- tg.grad
