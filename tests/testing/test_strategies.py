@@ -173,6 +173,7 @@ def test_axes_are_none_ints_or_tuples_of_distinct_axes_in_range():
         assert _valid_axes(axis, 3)
         np.ones((2, 3, 4)).sum(axis=axis)
     assert not can_draw(tgst.axes(3), lambda a: not _valid_axes(a, 3))
+    assert not can_draw(tgst.axes(3), lambda a: a == ())  # a tuple names at least one axis
 
 
 @pytest.mark.parametrize(
@@ -327,3 +328,10 @@ def test_distinct_arrays_are_evenly_spaced_by_the_gap_around_zero():
     for x in draws(tgst.distinct_arrays((4,), gap=0.5), 5):
         np.testing.assert_allclose(np.sort(x), [-1.0, -0.5, 0.0, 0.5], atol=1e-12)
     assert can_draw(tgst.distinct_arrays((3,)), lambda x: x[0] > x[1])  # shuffled, not sorted
+
+
+def test_elements_are_never_infinite_even_in_an_unbounded_domain():
+    # "never NaN or infinite": an open-ended domain still draws finite floats only.
+    unbounded = tgst.Domain(0.0, float("inf"))
+    assert not can_draw(tgst.elements(unbounded), lambda v: not np.isfinite(v))
+    assert can_draw(tgst.elements(unbounded), lambda v: v > 1e300)  # though as large as float64 goes
