@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph._ops.shape import BroadcastTo, Transpose
+from tinygraph._ops.shape import BroadcastTo, Mean, Sum, Transpose
 from tinygraph.testing import gradcheck
 
 
@@ -347,3 +347,15 @@ def test_broadcast_to_refusals(call, message):
     with pytest.raises(ValueError) as err:
         call(tg.Tensor([1.0, 2.0]))
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_reductions_drop_the_reduced_axes_by_default(op):
+    # keepdims is False unless asked for, in every spelling: method, function, numpy's and the op itself.
+    t = tg.Tensor(np.ones((2, 3)))
+    cls = {"sum": Sum, "mean": Mean}[op]
+    assert getattr(t, op)().shape == ()
+    assert getattr(t, op)(axis=1).shape == (2,)
+    assert getattr(tg, op)(t, 1).shape == (2,)
+    assert getattr(np, op)(t, axis=1).shape == (2,)
+    assert cls(1).forward(np.ones((2, 3))).shape == (2,)
