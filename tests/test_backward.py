@@ -927,3 +927,21 @@ def test_none_for_an_input_that_needs_a_gradient_leaves_it_without_one():
     _two_input_op(lambda g: (None, g * 5.0)).apply(x, y).sum().backward()
     assert x.grad is None
     np.testing.assert_array_equal(y.grad, [5.0, 5.0])
+
+
+def test_a_create_graph_gradient_that_is_a_view_reaches_grad_as_its_own_array():
+    # reshape's backward hands x a writeable view of the gradient mul computed: under
+    # create_graph, .grad must still own its memory and stay differentiable.
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    w = np.arange(1.0, 7.0).reshape(3, 2)
+    (x.reshape(3, 2) * w).sum().backward(create_graph=True)
+    assert isinstance(x.grad, tg.Tensor) and x.grad.data.base is None and x.grad.data.flags.writeable
+    np.testing.assert_array_equal(x.grad.data, w.reshape(2, 3))
+
+
+def test_create_graph_gradients_handed_to_two_leaves_are_two_tensors():
+    x, y = tg.Tensor([1.0, 2.0], requires_grad=True), tg.Tensor([3.0, 4.0], requires_grad=True)
+    ((x + y) * np.array([5.0, 6.0])).sum().backward(create_graph=True)  # add hands one gradient to both
+    assert x.grad is not y.grad and not np.shares_memory(x.grad.data, y.grad.data)
+    np.testing.assert_array_equal(x.grad.data, [5.0, 6.0])
+    np.testing.assert_array_equal(y.grad.data, [5.0, 6.0])
