@@ -268,3 +268,22 @@ def test_cross_entropy_gradients_under_create_graph_equal_the_plain_ones(kind, a
     for t, g in zip(plain, grads):
         assert g.requires_grad
         np.testing.assert_allclose(g.data, t.grad, rtol=1e-13)
+
+
+# ----------------------------------------------------------------- the fused forward's edges
+
+
+def test_cross_entropy_of_an_all_minus_infinity_class_axis_is_inf_without_a_warning():
+    import warnings
+
+    logits = np.array([[-np.inf, 0.0], [-np.inf, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log(0) of the empty softmax sum must stay silent
+        loss = tg.cross_entropy(tg.Tensor(logits, requires_grad=True), np.array([0, 1]))
+    assert loss.item() == np.inf
+
+
+def test_cross_entropy_lists_only_the_target_probabilities_outside_zero_to_one():
+    with pytest.raises(ValueError) as err:
+        tg.cross_entropy(tg.Tensor(np.zeros((2, 2))), np.array([[1.0, 1.5], [0.0, 0.0]]))
+    assert str(err.value) == "cross_entropy: target probabilities must lie in [0, 1] (shape (2, 2)); got 1.5"
