@@ -121,9 +121,11 @@ class CrossEntropy(Primitive):
         shifted = logits - _finite_max(logits, axis)
         exp = np.exp(shifted)
         total = exp.sum(axis=axis, keepdims=True)
-        with np.errstate(divide="ignore"):  # a class axis of -inf logits gives log(0): the loss is inf, as it should
+        # A class axis of -inf logits sums to 0: its loss is inf, as it should be, and its
+        # softmax 0/0 (nan); the loss says so without a warning from numpy on the way.
+        with np.errstate(divide="ignore", invalid="ignore"):
             log_total = np.log(total)
-        probs = np.divide(exp, total, out=exp)
+            probs = np.divide(exp, total, out=exp)
         if self._is_labels(shape, target.shape, axis):
             bad = ~((target >= 0) & (target < classes) & (target == np.floor(target)))  # nan is bad too
             if bad.any():
