@@ -118,32 +118,36 @@ class CrossEntropy(Primitive):
         """The loss, and for backward the softmax and (for labels) the flat positions of the labels."""
         shape = logits.shape
         axis, classes, samples = self._geometry(shape)
-        shifted = logits - _finite_max(logits, axis)
-        exp = np.exp(shifted)
-        total = exp.sum(axis=axis, keepdims=True)
-        # A class axis of -inf logits sums to 0: its loss is inf, as it should be, and its
-        # softmax 0/0 (nan); the loss says so without a warning from numpy on the way.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_total = np.log(total)
-            probs = np.divide(exp, total, out=exp)
-        if self._is_labels(shape, target.shape, axis):
+        labels = self._is_labels(shape, target.shape, axis)
+        if labels:
             bad = ~((target >= 0) & (target < classes) & (target == np.floor(target)))  # nan is bad too
             if bad.any():
                 raise ValueError(
                     f"cross_entropy: class labels must be whole numbers in [0, {classes}) (the logits {fmt(shape)} "
                     f"have {classes} classes on axis {axis}); got {_some(target[bad])}"
                 )
-            picked = _label_positions(target, shape, axis)
-            # -sum(log_softmax at the labels) = sum(log_total) - sum(shifted at the labels)
-            loss = (log_total.sum() - shifted.ravel()[picked].sum()) / samples
-            return np.asarray(loss, dtype=logits.dtype), (probs, picked)
-        if not (target.min() >= 0 and target.max() <= 1):  # written so that nan fails too
+        elif not (target.min() >= 0 and target.max() <= 1):  # written so that nan fails too
             outside = ~((target >= 0) & (target <= 1))
             raise ValueError(
                 f"cross_entropy: target probabilities must lie in [0, 1] (shape {fmt(target.shape)}); got {_some(target[outside])}"
             )
-        loss = -(target * (shifted - log_total)).sum() / samples
-        return np.asarray(loss, dtype=logits.dtype), (probs, None)
+        shifted = logits - _finite_max(logits, axis)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=axis, keepdims=True)
+        # A class axis of -inf logits sums to 0: log(0) and 0/0 make its loss and softmax
+        # nan (a label at a -inf logit of a finite axis gives inf). The nan or inf loss
+        # says so; numpy's warnings on the way would only repeat it.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_total = np.log(total)
+            probs = np.divide(exp, total, out=exp)
+            if labels:
+                picked = _label_positions(target, shape, axis)
+                # -sum(log_softmax at the labels) = sum(log_total) - sum(shifted at the labels)
+                loss = (log_total.sum() - shifted.ravel()[picked].sum()) / samples
+            else:
+                picked = None
+                loss = -(target * (shifted - log_total)).sum() / samples
+        return np.asarray(loss, dtype=logits.dtype), (probs, picked)
 
     def backward(self, ctx, g, logits, target, probs, picked):
         # probs and picked are None under create_graph (and when tg.compile or check_graph
