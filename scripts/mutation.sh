@@ -3,9 +3,9 @@
 # files are never mutated. It tests the last commit (uncommitted changes are not seen).
 #
 #   bash scripts/mutation.sh                  every mutant of the engine modules ([tool.mutmut]
-#                                             in pyproject.toml), then the mutants of code that
-#                                             runs at import again in fresh imports; about an hour
-#                                             on 2 cores
+#                                             in pyproject.toml), then the surviving mutants of code
+#                                             that runs at import again, each in a fresh pytest
+#                                             process; about an hour on 2 cores
 #   bash scripts/mutation.sh --smoke          the ~120 mutants of tinygraph/_shapes.py against
 #                                             tests/test_shapes.py, under a minute; fails if one
 #                                             not listed in scripts/mutation_equivalent.txt survives
@@ -73,14 +73,17 @@ run() {  # run LOG [mutant names...]
 run mutmut-run.log "$@"
 
 if [ "$smoke" = 0 ] && [ "$#" = 0 ]; then
-  # Functions that run while tinygraph is imported (the loop that builds Tensor's methods,
-  # operators and numpy forms from the op table; Op and Primitive class set-up) run before
-  # a forked mutant is switched on, so the pass above cannot kill their mutants. They run
-  # again with a fork server that imports nothing, so that each mutant imports tinygraph
-  # afresh with the mutant on: slower per mutant, so only for these.
-  sed -i 's/^\[tool\.mutmut\]$/[tool.mutmut]\nprocess_isolation = "forkserver"\nforkserver_warmup = "none"/' pyproject.toml
-  run mutmut-import-time.log 'tinygraph.tensor.x_public_form__mutmut_*' 'tinygraph.tensor.x__method__mutmut_*' \
-    'tinygraph.tensor.x__operators__mutmut_*' 'tinygraph._ops._base.*' 'tinygraph._graph.xǁOpǁ__init_subclass____mutmut_*'
+  # Code that runs while tinygraph is imported (the loop that builds Tensor's methods,
+  # operators and numpy forms from the op table; Primitive set-up; the constant cache)
+  # runs before a forked mutant is switched on, so the pass above cannot kill its
+  # mutants. Those that survived run again, each in a fresh pytest process that imports
+  # tinygraph with the mutant on (scripts/mutation_fresh.py).
+  "$python" "$root/scripts/mutation_fresh.py" > mutation-fresh.log 2>&1 || {
+    tail -n 30 mutation-fresh.log >&2
+    echo "mutation: the import-time pass failed; the whole log is $work/mutation-fresh.log" >&2
+    exit 1
+  }
+  tail -n 1 mutation-fresh.log
 fi
 if [ "$smoke" = 1 ]; then
   exec "$python" "$root/scripts/mutation_report.py" --fail-on-alive
