@@ -161,9 +161,10 @@ def main(argv=None) -> int:
             print(f"  {function}  {key}{tag}\n      - {was}\n      + {changed}")
             if reason:
                 print(f"      equivalent: {reason}")
-    stale = sorted(set(listed) - used)
-    if args.only:
-        stale = [entry for entry in stale if any(entry[0].startswith(prefix + ".") for prefix in args.only)]
+    # Only entries of the modules this run mutated can be stale (the smoke run mutates one).
+    modules = set(rows)
+    stale = sorted(entry for entry in set(listed) - used if entry[0].rpartition(".")[0] in modules
+                   or entry[0].rsplit(".", 2)[0] in modules)
     if stale:
         print(f"\nListed as equivalent but no longer surviving ({len(stale)}); remove them from {args.equivalent.name}:")
         for function, changed in stale:
