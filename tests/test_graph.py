@@ -416,7 +416,7 @@ def test_residuals_arrive_as_none_under_create_graph_so_second_derivatives_stay_
     np.testing.assert_allclose(x.grad, np.exp(x.data), rtol=1e-12)  # d2/dx2 exp = exp
 
 
-def test_residuals_of_an_op_with_two_or_more_inputs_reach_backward():
+def test_residuals_of_a_two_input_op_reach_backward():
     class MulKept(tg.Op):
         name = "mul_kept"
         formula = ("da = g * b", "db = g * a")
@@ -432,13 +432,11 @@ def test_residuals_of_an_op_with_two_or_more_inputs_reach_backward():
         def backward(self, ctx, g, a, b):
             return g * b, g * a
 
-    for count in (2, 3):
-        xs = [tg.Tensor([1.5, -2.0], requires_grad=True) for _ in range(count)]
-        first = MulKept.apply(xs[0], xs[1])
-        out = first if count == 2 else tg.Tensor.__add__(first, xs[2])
-        out.sum().backward()
-        np.testing.assert_array_equal(xs[0].grad, xs[1].data)
-        np.testing.assert_array_equal(xs[1].grad, xs[0].data)
+    a = tg.Tensor([1.5, -2.0], requires_grad=True)
+    b = tg.Tensor([0.5, 3.0], requires_grad=True)
+    MulKept.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, b.data)
+    np.testing.assert_array_equal(b.grad, a.data)
 
 
 def test_a_residual_op_reaches_backward_through_the_general_apply():

@@ -37,12 +37,15 @@ def apply(rule, *inputs):
     like = next((t for t in inputs if isinstance(t, Tensor)), None)
     inputs = tuple(_coerce(t, like, rule.name) for t in inputs)
     recording = _state.grad_enabled and any(t._rg for t in inputs)
-    out, kept = _forward(rule, recording, *[t._data for t in inputs])
+    arrays = [t._data for t in inputs]
+    out, kept = _forward_keeping(rule, *arrays) if recording and rule.residuals else (rule.forward(*arrays), ())
     if type(out) is not np.ndarray or rule.check_output:
         out = _checked_output(rule, out)
     if recording:
         needs = tuple([t._rg for t in inputs])
-        saved = _saved(rule, inputs, out) + kept
+        saved = _saved(rule, inputs, out)
+        if kept:
+            saved += kept
         return _make(out, record(rule, tuple([_node_of(t) for t in inputs]), needs, saved, out))
     return _make(out, None)
 
@@ -53,7 +56,7 @@ def apply1(rule, a):
         a = _coerce(a, None, rule.name)
     recording = a._rg and _state.grad_enabled
     if recording and rule.residuals:
-        out, kept = _forward(rule, True, a._data)
+        out, kept = _forward_keeping(rule, a._data)
     else:
         out, kept = rule.forward(a._data), ()
     if type(out) is not np.ndarray or rule.check_output:
@@ -64,7 +67,9 @@ def apply1(rule, a):
     if recording:
         slots = rule.save_slots
         saved = () if not slots else ((out,) if slots == _OUT else _saved(rule, (a,), out))
-        t._node, t._rg = record(rule, (a._node,), _ONE, saved + kept if kept else saved, out), True
+        if kept:
+            saved += kept
+        t._node, t._rg = record(rule, (a._node,), _ONE, saved, out), True
     else:
         t._node, t._rg = None, False
     return t
@@ -79,7 +84,7 @@ def apply2(rule, a, b):
     ga, gb = a._rg, b._rg
     recording = (ga or gb) and _state.grad_enabled
     if recording and rule.residuals:
-        out, kept = _forward(rule, True, a._data, b._data)
+        out, kept = _forward_keeping(rule, a._data, b._data)
     else:
         out, kept = rule.forward(a._data, b._data), ()
     if type(out) is not np.ndarray or rule.check_output:
@@ -104,10 +109,8 @@ _OUT, _BOTH = (-1,), (0, 1)
 _ONE, _BOTH_NEED, _FIRST, _SECOND = (True,), (True, True), (True, False), (False, True)
 
 
-def _forward(rule, recording: bool, *arrays) -> tuple:
-    """``(out, residuals)``: the residuals of an op that declares them when the node is recorded, else ``()``."""
-    if not (recording and rule.residuals):
-        return rule.forward(*arrays), ()
+def _forward_keeping(rule, *arrays) -> tuple:
+    """``(out, residuals)`` from an op that declares residuals, for a node being recorded."""
     result = rule.forward_with_residuals(*arrays)
     if type(result) is not tuple or len(result) != 2 or type(result[1]) is not tuple or len(result[1]) != len(rule.residuals):
         raise TypeError(

@@ -112,10 +112,13 @@ class CrossEntropy(Primitive):
         )
 
     def forward(self, logits, target):
-        return self.forward_with_residuals(logits, target)[0]
+        return self._fused(logits, target, keep=False)[0]
 
     def forward_with_residuals(self, logits, target):
         """The loss, and for backward the softmax and (for labels) the flat positions of the labels."""
+        return self._fused(logits, target, keep=True)
+
+    def _fused(self, logits, target, keep: bool):
         shape = logits.shape
         axis, classes, samples = self._geometry(shape)
         labels = self._is_labels(shape, target.shape, axis)
@@ -139,7 +142,7 @@ class CrossEntropy(Primitive):
         # says so; numpy's warnings on the way would only repeat it.
         with np.errstate(divide="ignore", invalid="ignore"):
             log_total = np.log(total)
-            probs = np.divide(exp, total, out=exp)
+            probs = np.divide(exp, total, out=exp) if keep else None  # only backward needs the softmax
             if labels:
                 picked = _label_positions(target, shape, axis)
                 # -sum(log_softmax at the labels) = sum(log_total) - sum(shifted at the labels)
