@@ -126,3 +126,39 @@ def test_log_of_zero_is_minus_infinity_and_a_zero_d_array_base_is_a_number():
     with np.errstate(divide="ignore"):
         assert tg.log([0.0, 1.0]).tolist() == [-np.inf, 0.0]
     assert (np.array(4.0) ** tg.Tensor([0.5])).tolist() == [2.0]
+
+
+# ----------------------------------------------------------------- relu's fast forward
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("size", [8191, 8192, 8193, 1024 * 9 + 5, 40_000])
+def test_relu_forward_equals_numpy_maximum_on_both_sides_of_the_fast_path(size, dtype):
+    # The fast path compares rows against a zero row and the tail against a scalar; the
+    # sizes straddle where it starts and put values in the tail.
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal(size).astype(dtype)
+    x[[0, size // 2, -1]] = [np.nan, -0.0, -np.inf]
+    x[[1, -2]] = [np.inf, 0.0]
+    want = np.maximum(x, 0.0)
+    got = tg.relu(x).data
+    assert got.dtype == dtype
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))  # -0.0 stays what numpy gives
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a[: 128 * 256].reshape(128, 256),
+    lambda a: np.asfortranarray(a[: 128 * 256].reshape(128, 256)),
+    lambda a: a.reshape(256, 256)[:, ::2],
+    lambda a: a.reshape(16, 32, 8, 16),
+], ids=["C", "F", "strided", "4-D"])
+def test_relu_of_large_arrays_in_any_layout_equals_numpy_maximum_and_leaves_the_input(make):
+    x = make(np.random.default_rng(0).standard_normal(256 * 256))
+    x_before = x.copy()
+    t = tg.Tensor(x, requires_grad=True)
+    out = tg.relu(t)
+    assert np.array_equal(out.data, np.maximum(x_before, 0.0))
+    assert np.array_equal(x, x_before)
+    out.backward(np.ones(x.shape))
+    assert np.array_equal(t.grad, (x_before > 0).astype(float))

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from tinygraph._ops._base import Primitive, broadcast_fail, sigmoid, where_positive
+from tinygraph._ops._base import Primitive, broadcast_fail, positive_part, sigmoid, where_positive
 from tinygraph._shapes import fmt
 
 # ----------------------------------------------------------------- two inputs
@@ -352,7 +352,7 @@ class ReLU(Primitive):
     __slots__ = ()
 
     def forward(self, x):
-        return np.maximum(x, 0.0)
+        return positive_part(x)
 
     def backward(self, ctx, g, out):
         # out > 0 exactly where x > 0, so the kink at 0 gets slope 0.
