@@ -53,6 +53,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _probability_below_one(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {text}")
+    return value
+
+
 def _whole_number(minimum: int, what: str):
     """An argparse type: a whole number of at least ``minimum``."""
 
@@ -121,8 +141,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples per update, in shuffled mini-batches (default: all of them, the document's full batch; "
              "64 for mlp and cnn)",
     )
+    train.add_argument(
+        "--weight-decay", type=_non_negative_float, metavar="LAMBDA",
+        help="weight decay LAMBDA >= 0 on every weight and bias: decoupled for adam (AdamW: each step also shrinks them "
+             "by the factor 1 - lr*LAMBDA), an L2 term LAMBDA*W added to the gradient for gd and momentum "
+             "(default: the model's, 0)",
+    )
+    train.add_argument(
+        "--dropout", type=_probability_below_one, metavar="P",
+        help="mlp only: drop each hidden unit with probability P in [0, 1) at every training step, scaling the kept "
+             "ones by 1/(1-P); predictions and the reported accuracies and final cost use every unit "
+             "(default: the model's, 0)",
+    )
     train.add_argument("--init", choices=["he", "xavier", "document"], default="he", help="weight initialisation (default: he)")
-    train.add_argument("--seed", type=_seed, default=0, help="seed for the initial weights and the batch order (default: 0)")
+    train.add_argument(
+        "--seed", type=_seed, default=0,
+        help="seed for the initial weights, the batch order and the dropout masks (default: 0)",
+    )
     train.add_argument(
         "--keep-dead-units", action="store_true",
         help="keep hidden units that start dead on every training sample (default: redraw them)",
@@ -254,6 +289,7 @@ def cmd_train(args) -> int:
     )
 
     ten = args.model in multiclass.MODELS
+    weight_decay, dropout = _regularisation(args)
     data = _load_data(args.data if args.data is not None else ("digits10" if ten else "digits"))
     units = _units(args.model, args.layers, data.n_features, data.name, data.n_classes)
     lr, epochs = training_settings(args.model, args.optimizer, args.lr, args.epochs)
@@ -266,7 +302,8 @@ def cmd_train(args) -> int:
         what = f"{args.model} net {units}"
         if args.model == "cnn":
             what = multiclass.cnn_layout(multiclass.image_side(data.n_features), n_classes=data.n_classes)
-        _say("train", f"{what} on {data.describe()}{batches}")
+        regularised = _regularisation_words(weight_decay, dropout)
+        _say("train", f"{what} on {data.describe()}{batches}{regularised}")
         progress, close = _progress_bar(epochs, f"{args.model}/{Path(data.name).stem}", args.quiet)
         flow = tg.nn.FlowHistory() if args.report else None
         try:
@@ -275,6 +312,7 @@ def cmd_train(args) -> int:
                     data, args.model, layers=None if args.model == "cnn" else units, epochs=epochs, lr=lr,
                     optimizer=args.optimizer, init=args.init, seed=args.seed, batch_size=args.batch_size, keep_dead_units=args.keep_dead_units,
                     progress=progress, log=lambda line: _say("train", line), compiled=args.compile, flow=flow,
+                    weight_decay=weight_decay, dropout=dropout,
                 )
         except TrainingDiverged as err:
             raise CLIError(str(err)) from None
@@ -284,7 +322,8 @@ def cmd_train(args) -> int:
             close()
         save_parameters(folder.path("params.npz"), network, data)
         shape = f"(filters {units[1]}, {units[2]})" if args.model == "cnn" else units
-        title = f"{args.model} {shape} on {Path(data.name).stem}, {config['optimizer']} lr={lr:g}, init={args.init}"
+        title = (f"{args.model} {shape} on {Path(data.name).stem}, {config['optimizer']} lr={lr:g}, init={args.init}"
+                 f"{_regularisation_words(weight_decay, dropout)}")
         save_cost_curve(folder.path("cost.png"), history.costs, title, n_classes=data.n_classes)
         classes_report = write_confusion(folder.path("confusion.png"), network, data, title) if ten else {}
         graph_problem = _write_model_graph(folder.path("graph.svg"), network, data)
@@ -323,6 +362,30 @@ def cmd_train(args) -> int:
         _say("train", f"warning: the final cost {history.final_cost:.4f} is within 0.001 of ln {C} = {math.log(C):.4f}, "
                       f"what always answering {guess} costs: the network learned nothing; try {tries}")
     return 0
+
+
+def _regularisation(args) -> tuple:
+    """``(weight_decay, dropout)`` of a ``train`` command line, the model's defaults filled in;
+    refuses dropout for a model without a dropout layer, and with --compile, before any data is read."""
+    from tinygraph_models.train import default_regularisation
+
+    own_decay, own_dropout = default_regularisation(args.model)
+    weight_decay = own_decay if args.weight_decay is None else args.weight_decay
+    dropout = own_dropout if args.dropout is None else args.dropout
+    if dropout and args.model != "mlp":
+        raise CLIError(f"--dropout is for --model mlp only (its hidden layers); --model {args.model} has no dropout layer")
+    if dropout and args.compile:
+        raise CLIError(
+            f"--compile cannot train with --dropout {dropout:g}: the compiled steps would replay one dropout mask at "
+            "every step; leave out one of the two"
+        )
+    return weight_decay, dropout
+
+
+def _regularisation_words(weight_decay: float, dropout: float) -> str:
+    """", weight decay 0.01, dropout 0.5" for what is on; "" when neither is."""
+    words = ([f"weight decay {weight_decay:g}"] if weight_decay else []) + ([f"dropout {dropout:g}"] if dropout else [])
+    return "".join(f", {w}" for w in words)
 
 
 def _progress_bar(total: int, label: str, quiet: bool):

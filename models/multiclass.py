@@ -32,7 +32,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import math
+import numbers
 
 import numpy as np
 
@@ -142,6 +144,52 @@ def image_side(n_features: int, where: str = "the data", cnn: dict | None = None
     return side
 
 
+#: Where a seed's random numbers come from: ``np.random.default_rng([seed, stream])``.
+#: Stream 0 is ``default_rng(seed)`` itself (the weights), 1 the redraws of dead units
+#: (nets.redraw_dead_units), 2 the mini-batch order (train.train); 3 the dropout masks.
+DROPOUT_STREAM = 3
+
+
+@contextlib.contextmanager
+def in_mode(net: nn.Module, training: bool):
+    """Run the block with every module of ``net`` in training (True) or evaluation mode,
+    then give each module back the mode it had (a module's own mode, not only the top one).
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    >>> with in_mode(net, False):
+    ...     net.layers[1].training
+    False
+    >>> net.layers[1].training
+    True
+    """
+    modes = [(module, module.training) for _, module in net.named_modules()]
+    net.train(training)
+    try:
+        yield net
+    finally:
+        for module, mode in modes:
+            module.training = mode
+
+
+def check_dropout(p, owner: str = "build") -> float:
+    """``p`` as a float, if it is a probability of dropping a unit: a real number in [0, 1).
+
+    Examples
+    --------
+    >>> check_dropout(0.5)
+    0.5
+    >>> check_dropout(1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: build: dropout must be a number in [0, 1) (the probability of dropping a unit), got 1.0
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (0 <= p < 1):
+        raise ValueError(f"{owner}: dropout must be a number in [0, 1) (the probability of dropping a unit), got {p!r}")
+    return float(p)
+
+
 def _labels(Y) -> tg.Tensor:
     """Labels (1, N) or (N,) as the (N,) class indices ``cross_entropy`` takes for (C, N) logits."""
     if isinstance(Y, tg.Tensor):
@@ -186,17 +234,21 @@ class Classifier:
         return tg.cross_entropy(self.logits(X), _labels(Y), axis=0).named("cost")
 
     def predict_proba(self, X) -> np.ndarray:
-        """A_L as an array (C, N), computed without recording a graph."""
-        with tg.no_grad():
+        """A_L as an array (C, N), computed without recording a graph, in evaluation mode
+        (no unit dropped); the network's mode is restored afterwards."""
+        with tg.no_grad(), in_mode(self.net, False):
             return self.forward(X).data
 
     def predict(self, X) -> np.ndarray:
-        """The most probable class of each column, (1, N) float (the labels' layout); ties go to the lower class."""
-        with tg.no_grad():
+        """The most probable class of each column, (1, N) float (the labels' layout); ties go to the lower class.
+
+        Evaluated as :meth:`predict_proba` is: in evaluation mode, the mode restored afterwards.
+        """
+        with tg.no_grad(), in_mode(self.net, False):
             return self.logits(X).argmax(axis=0).reshape(1, -1).astype(np.float64)
 
     def accuracy(self, X, Y) -> float:
-        """The fraction of columns of ``X`` whose predicted class equals the label in ``Y``."""
+        """The fraction of columns of ``X`` whose predicted class (:meth:`predict`) equals the label in ``Y``."""
         return float(np.mean(self.predict(X) == np.asarray(Y).reshape(1, -1)))
 
     def state(self) -> dict:
@@ -219,11 +271,21 @@ class Dense(Classifier):
     model : {"softmax", "mlp"}
     parameters : dict
         ``{"W1": (n_1, n_x), "b1": (n_1, 1), ..., "WL": (C, n_{L-1}), "bL": (C, 1)}``.
+    dropout : float
+        With p > 0, an ``nn.Dropout(p)`` after each hidden ReLU (in training mode only;
+        evaluation is the identity, so a saved network needs none to predict). 0 adds no
+        layer.
+    rng : numpy.random.Generator or int, optional
+        The dropout layers' masks are drawn from it, in layer order.
     """
 
-    def __init__(self, model: str, parameters: dict):
+    def __init__(self, model: str, parameters: dict, *, dropout: float = 0.0, rng=None):
         self.model = model
         self.redrawn = []
+        self.dropout = check_dropout(dropout, f"{model} network")
+        if self.dropout and model != "mlp":
+            raise ValueError(f"{model} network: dropout {self.dropout:g} needs hidden layers; only --model mlp has them")
+        rng = np.random.default_rng(rng)  # one stream for every dropout layer, drawn in layer order
         L = len(parameters) // 2
         expected = {f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"}
         if L == 0 or set(parameters) != expected:
@@ -236,9 +298,24 @@ class Dense(Classifier):
             stack.append(layer)
             if l < L:
                 stack.append(nn.Activation("relu", index=l))
+                if self.dropout:
+                    drop = nn.Dropout(self.dropout, rng=rng)
+                    drop.index = l  # its mask is drawn in layer l's name scope, beside the ReLU it follows
+                    stack.append(drop)
         self.net = nn.Sequential(*stack)
         self.n_units = [layers[0].W.shape[1]] + [layer.W.shape[0] for layer in layers]
         self.L = L
+
+    def describe(self) -> str:
+        """The model and its layer sizes, and the dropout if there is one.
+
+        Examples
+        --------
+        >>> build("mlp", 64, 10, layers=[64, 32, 10], dropout=0.5).describe()
+        'mlp net [64, 32, 10], dropout 0.5 after each hidden ReLU (training only)'
+        """
+        text = super().describe()
+        return f"{text}, dropout {self.dropout:g} after each hidden ReLU (training only)" if self.dropout else text
 
 
 class Images(nn.Module):
@@ -354,7 +431,7 @@ def _cnn_parameters(side: int, n_classes: int, *, filters, kernel: int, pool: in
 
 
 def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str = "he", seed: int = 0,
-          dtype=np.float64, alive_on=None, cnn: dict | None = None) -> Classifier:
+          dtype=np.float64, alive_on=None, cnn: dict | None = None, dropout: float = 0.0) -> Classifier:
     """A ten-class (or C-class) network with fresh weights.
 
     Parameters
@@ -366,12 +443,17 @@ def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str
         takes none.
     init : {"he", "xavier", "document"}
     seed : int
-        Seeds the weights (and the redraws of dead units).
+        Seeds the weights (and the redraws of dead units, and the dropout masks: stream
+        :data:`DROPOUT_STREAM`).
     alive_on : ndarray (n_x, N), optional
         For the MLP: redraw hidden units dead on every column of it, as
         :func:`tinygraph_models.nets.redraw_dead_units` does for the binary nets.
     cnn : dict, optional
         Overrides of :data:`CNN` (``filters``, ``kernel``, ``pool``, ``padding``).
+    dropout : float
+        For the MLP: the probability, in [0, 1), of dropping each hidden unit at each
+        training step (``nn.Dropout`` after each hidden ReLU). 0, the default, adds no
+        layer. softmax and cnn take none.
 
     Examples
     --------
@@ -380,9 +462,15 @@ def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str
     ([64, 512, 10], ['W1', 'W2', 'b1', 'b2'])
     >>> build("cnn", 64, 10).describe()
     'cnn on 8x8 images: conv 32@3x3 -> relu -> max-pool 2 -> conv 64@3x3 -> relu -> linear 10'
+    >>> build("mlp", 64, 10, dropout=0.2).net
+    Sequential(Linear(64 -> 512), Activation('relu'), Dropout(p=0.2), Linear(512 -> 10))
     """
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    dropout = check_dropout(dropout)
+    if dropout and model in ("softmax", "cnn"):
+        what = "has no hidden layer" if model == "softmax" else "has no dropout layer"
+        raise ValueError(f"--model {model} {what} to apply dropout {dropout:g} to; only --model mlp takes --dropout")
     if model == "cnn":
         if layers is not None:
             raise ValueError("--model cnn takes no --layers: its layers are fixed (conv 3x3, max-pool 2, conv 3x3, linear)")
@@ -401,7 +489,7 @@ def build(model: str, n_features: int, n_classes: int, *, layers=None, init: str
         from tinygraph_models.nets import redraw_dead_units
 
         parameters, redrawn = redraw_dead_units(parameters, alive_on, init=init, seed=seed)
-    network = Dense(model, parameters)
+    network = Dense(model, parameters, dropout=dropout, rng=np.random.default_rng([seed, DROPOUT_STREAM]))
     network.redrawn = redrawn
     return network
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import os
 import shutil
 import time
@@ -29,11 +30,16 @@ from tinygraph_models.data import Dataset
 
 #: Defaults of the ten-class models (see TRAIN_DEFAULTS).
 #: ``gd_lr`` is the learning rate of --optimizer gd or momentum for a model whose own
-#: optimizer is Adam (the sweep's best full-batch GD rate for it).
+#: optimizer is Adam (the sweep's best full-batch GD rate for it). ``weight_decay`` is
+#: the optimizer's λ (decoupled for Adam, L2 for GD and momentum) and ``dropout`` the
+#: probability of dropping a hidden unit (the MLP only); the binary models have neither
+#: key, and so train with no weight decay and have no dropout layer.
 MULTICLASS_DEFAULTS = {
-    "softmax": {"lr": 1.0, "epochs": 1000, "optimizer": "gd", "batch_size": None},
-    "mlp": {"lr": 0.003, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.3},
-    "cnn": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.1},
+    "softmax": {"lr": 1.0, "epochs": 1000, "optimizer": "gd", "batch_size": None, "weight_decay": 0.0, "dropout": 0.0},
+    "mlp": {"lr": 0.003, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.3, "weight_decay": 0.0,
+            "dropout": 0.0},
+    "cnn": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.1, "weight_decay": 0.0,
+            "dropout": 0.0},
 }
 
 #: Defaults per model for full-batch gradient descent on the standardised bundled data.
@@ -75,13 +81,17 @@ class History:
 
 def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optimizer: str = "gd",
           batch_size: int | None = None, seed: int = 0, progress=None, compiled: bool = False,
-          flow: tg.nn.FlowHistory | None = None) -> History:
+          flow: tg.nn.FlowHistory | None = None, weight_decay: float = 0.0) -> History:
     """Train ``network`` on ``data``; returns its History.
 
     Each epoch is the document's loop: forward over the whole training split, cost,
     backward, one update of every parameter. With ``batch_size`` an epoch is one pass
     over the training split in shuffled mini-batches (:func:`tinygraph.data.batches`),
     one update per batch.
+
+    The updates run with the network in training mode (a dropout layer drops units);
+    the final cost and the accuracies are measured in evaluation mode (none dropped).
+    The network's modes are given back as they were.
 
     Parameters
     ----------
@@ -109,14 +119,20 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         numbers from generated straight-line numpy (one specialisation per batch shape).
     flow : tinygraph.nn.FlowHistory, optional
         Record a gradient-flow report (``tg.nn.gradient_flow``) at the first update of
-        every epoch, on the eager graph of that update's cost.
+        every epoch, on the eager graph of that update's cost (with the dropout masks
+        that update then uses: recording does not change the training).
+    weight_decay : float
+        λ >= 0, given to the optimizer: for "adam" decoupled (AdamW: every step also
+        shrinks each parameter by the factor ``1 - lr λ``), for "gd" and "momentum" an
+        L2 term ``λ W`` added to the gradient. It applies to the biases too. 0, the
+        default, is the plain update.
 
     Returns
     -------
     History
         ``costs`` holds one cost per epoch: the cost before the epoch's update for the
         full batch, the mean of the batches' costs (weighted by their sizes) with
-        mini-batches.
+        mini-batches; with dropout, the costs of the thinned networks that were trained.
 
     Raises
     ------
@@ -124,8 +140,9 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         When the cost becomes NaN or infinite, naming the epoch, instead of carrying
         NaNs on.
     ValueError
-        For an unknown optimizer, epochs < 1, a batch size < 1 or a learning rate that
-        is not > 0.
+        For an unknown optimizer, epochs < 1, a batch size < 1, a learning rate that
+        is not > 0, a weight decay that is not a finite number >= 0, and for
+        ``compiled=True`` with a network that has a dropout layer.
 
     Examples
     --------
@@ -138,6 +155,9 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     >>> history = train(nets.build("logistic", [30, 1], seed=0), data, epochs=5, lr=0.1, batch_size=64)
     >>> len(history.costs), history.test_accuracy > 0.9     # 5 epochs of 7 updates each
     (5, True)
+    >>> history = train(nets.build("logistic", [30, 1], seed=0), data, epochs=5, lr=0.1, weight_decay=0.01)
+    >>> len(history.costs), history.test_accuracy > 0.9
+    (5, True)
     """
     if optimizer not in tg.optim.OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(tg.optim.OPTIMIZERS)}")
@@ -147,7 +167,14 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         isinstance(batch_size, bool) or not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1)
     ):
         raise ValueError(f"batch_size must be a positive integer or None (the full batch), got {batch_size!r}")
-    opt = tg.optim.OPTIMIZERS[optimizer](network.net.parameters(), lr=lr)
+    check_weight_decay(weight_decay, "train")
+    dropouts = _dropout_layers(network)
+    if compiled and dropouts:
+        raise ValueError(
+            f"train: compiled=True cannot train a network with dropout (p={dropouts[0].p:g}): a compiled cost would "
+            "replay one dropout mask at every step; train it uncompiled"
+        )
+    opt = tg.optim.OPTIMIZERS[optimizer](network.net.parameters(), lr=lr, weight_decay=weight_decay)
     cost_of = tg.compile(network.cost) if compiled else network.cost
     X = tg.Tensor(data.train_x, name="X")
     Y = tg.Tensor(data.train_y, name="Y")
@@ -157,7 +184,7 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     start = time.perf_counter()
     # Overflow on the way to a NaN cost is reported once, as TrainingDiverged, not as
     # a numpy warning per op.
-    with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+    with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"), multiclass.in_mode(network.net, True):
         for epoch in range(1, int(epochs) + 1):
             if full_batch:
                 if flow is not None:
@@ -175,7 +202,7 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
             if progress is not None:
                 progress(epoch, value)
         history.seconds = time.perf_counter() - start
-        with tg.no_grad():
+        with tg.no_grad(), multiclass.in_mode(network.net, False):
             history.final_cost = network.cost(X, Y).item()
         if not math.isfinite(history.final_cost):
             raise TrainingDiverged(_diverged(epochs + 1, epochs, history.final_cost, lr))
@@ -185,8 +212,36 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
 
 
 def _record_flow(flow, network, X, Y, epoch: int, lr: float) -> None:
-    """Add this update's gradient-flow report to ``flow`` (an extra forward and backward, no .grad written)."""
+    """Add this update's gradient-flow report to ``flow`` (an extra forward and backward, no .grad written).
+
+    Dropout layers are given back their random state, so the update that follows draws
+    the masks this report saw, and a run with reports trains as one without.
+    """
+    states = [(layer, layer.rng.bit_generator.state) for layer in _dropout_layers(network)]
     flow.record(epoch, tg.nn.gradient_flow(network.net, network.cost(X, Y), lr=lr))
+    for layer, state in states:
+        layer.rng.bit_generator.state = state
+
+
+def _dropout_layers(network) -> list:
+    return [module for _, module in network.net.named_modules() if isinstance(module, tg.nn.Dropout)]
+
+
+def check_weight_decay(value, owner: str) -> float:
+    """``value`` as a float, if it is a weight decay: a finite number >= 0.
+
+    Examples
+    --------
+    >>> check_weight_decay(0.1, "train")
+    0.1
+    >>> check_weight_decay(-1, "train")
+    Traceback (most recent call last):
+    ...
+    ValueError: train: weight_decay must be a finite number >= 0, got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{owner}: weight_decay must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def _step(cost_of, opt, X, Y, epoch, epochs, lr) -> float:
@@ -235,6 +290,21 @@ def default_batch_size(model: str) -> int | None:
     return TRAIN_DEFAULTS[model].get("batch_size")
 
 
+def default_regularisation(model: str) -> tuple:
+    """``(weight_decay, dropout)``: the model's from TRAIN_DEFAULTS, 0 where it names none.
+
+    Examples
+    --------
+    >>> default_regularisation("deep"), default_regularisation("mlp") == (
+    ...     TRAIN_DEFAULTS["mlp"]["weight_decay"], TRAIN_DEFAULTS["mlp"]["dropout"])
+    ((0.0, 0.0), True)
+    """
+    if model not in TRAIN_DEFAULTS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(TRAIN_DEFAULTS)}")
+    defaults = TRAIN_DEFAULTS[model]
+    return defaults.get("weight_decay", 0.0), defaults.get("dropout", 0.0)
+
+
 def training_settings(model: str, optimizer: str | None = None, lr: float | None = None, epochs: int | None = None) -> tuple:
     """``(lr, epochs)`` for a run: the given values, else the model's TRAIN_DEFAULTS.
 
@@ -266,7 +336,8 @@ def training_settings(model: str, optimizer: str | None = None, lr: float | None
 
 def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None, optimizer: str | None = None,
         init: str = "he", seed: int = 0, batch_size: int | None = None, keep_dead_units: bool = False,
-        progress=None, log=None, compiled: bool = False, flow=None):
+        progress=None, log=None, compiled: bool = False, flow=None, weight_decay: float | None = None,
+        dropout: float | None = None):
     """Build and train a network exactly as ``tinygraph train`` does, without writing files.
 
     The accuracy tests and docs/make_figures.py call this, so the numbers they report
@@ -299,6 +370,13 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
         Called with a line of text worth telling the user (units redrawn).
     compiled, flow : optional
         As :func:`train`: train through ``tg.compile``d steps; record gradient-flow reports.
+    weight_decay : float, optional
+        λ >= 0 for the optimizer (see :func:`train`). Default: the model's
+        (:func:`default_regularisation`; 0 for every model today).
+    dropout : float, optional
+        For mlp: the probability in [0, 1) of dropping each hidden unit at each training
+        step (:func:`multiclass.build`). Default: the model's. The other models have no
+        dropout layer and refuse any value but 0.
 
     Returns
     -------
@@ -311,8 +389,8 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     ------
     ValueError
         For layer sizes that do not fit the model or the data, a binary model on data of
-        more than two classes, a cnn on data that are not square images, and as
-        :func:`train`.
+        more than two classes, a cnn on data that are not square images, dropout for a
+        model other than mlp, and as :func:`train`.
 
     Examples
     --------
@@ -324,6 +402,13 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     optimizer = default_optimizer(model) if optimizer is None else optimizer
     batch_size = default_batch_size(model) if batch_size is None else batch_size
     lr, epochs = training_settings(model, optimizer, lr, epochs)
+    own_decay, own_dropout = default_regularisation(model)
+    weight_decay = check_weight_decay(own_decay if weight_decay is None else weight_decay, "fit")
+    dropout = multiclass.check_dropout(own_dropout if dropout is None else dropout, "fit")
+    if dropout and model not in multiclass.MODELS:
+        raise ValueError(
+            f"fit: --model {model} has no dropout layer to apply dropout {dropout:g} to; only --model mlp takes --dropout"
+        )
     alive_on = None if keep_dead_units else data.train_x
     if model in multiclass.MODELS:
         if model == "cnn":
@@ -334,7 +419,7 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
                 f"{data.n_features} features"
             )
         network = multiclass.build(model, data.n_features, data.n_classes, layers=layers, init=init, seed=seed,
-                                   alive_on=alive_on)
+                                   alive_on=alive_on, dropout=dropout)
         units = network.n_units
     else:
         if data.n_classes != 2:
@@ -356,10 +441,11 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
         log(f"redrew {len(network.redrawn)} hidden unit(s) dead on every training sample ({shown}{more}); "
             "--keep-dead-units keeps them")
     history = train(network, data, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, seed=seed,
-                    progress=progress, compiled=compiled, flow=flow)
+                    progress=progress, compiled=compiled, flow=flow, weight_decay=weight_decay)
     config = {
         "model": model, "layers": units, "data": data.name, "epochs": epochs, "lr": lr,
         "optimizer": optimizer, "init": init, "seed": seed, "batch_size": batch_size,
+        "weight_decay": weight_decay, "dropout": dropout,
         "redrawn_units": [list(unit) for unit in network.redrawn],
     }
     if model in multiclass.MODELS:

@@ -58,7 +58,8 @@ def test_train_with_no_arguments_trains_the_deep_net_on_digits(tmp_path, capsys,
     defaults = train.TRAIN_DEFAULTS["deep"]
     assert metrics["config"] == {
         "model": "deep", "layers": [64, 5, 5, 5, 3, 1], "data": "digits", "epochs": defaults["epochs"],
-        "lr": defaults["lr"], "optimizer": "gd", "init": "he", "seed": 0, "batch_size": None, "redrawn_units": [],
+        "lr": defaults["lr"], "optimizer": "gd", "init": "he", "seed": 0, "batch_size": None, "weight_decay": 0.0,
+        "dropout": 0.0, "redrawn_units": [],
     }
     assert metrics["epochs_run"] == defaults["epochs"] and len(metrics["cost_every_epoch"]) == defaults["epochs"]
     # what is printed is what was measured
@@ -91,7 +92,8 @@ def test_every_option_reaches_the_run(tmp_path, capsys):
     config = json.loads((out_dir / "metrics.json").read_text())["config"]
     assert config == {
         "model": "shallow", "layers": [30, 7, 1], "data": "breast-cancer", "epochs": 7, "lr": train.ADAM_LR,
-        "optimizer": "adam", "init": "xavier", "seed": 3, "batch_size": None, "redrawn_units": config["redrawn_units"],
+        "optimizer": "adam", "init": "xavier", "seed": 3, "batch_size": None, "weight_decay": 0.0, "dropout": 0.0,
+        "redrawn_units": config["redrawn_units"],
     }
     network, _ = load_parameters(out_dir / "params.npz")
     assert network.model == "shallow" and network.n_units == [30, 7, 1]
