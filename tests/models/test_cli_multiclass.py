@@ -189,3 +189,95 @@ def test_compiled_training_trains_the_same_network(model, tmp_path, capsys):
     assert compiled["compiled"] and not eager["compiled"]
     assert np.allclose(compiled["cost_every_epoch"], eager["cost_every_epoch"], rtol=1e-9)
     assert compiled["confusion_matrix"] == eager["confusion_matrix"]
+
+
+# --------------------------------------------------------------------------- regularisation
+
+
+def test_the_default_runs_record_no_regularisation(runs):
+    for model in multiclass.MODELS:
+        config = json.loads((runs[model] / "metrics.json").read_text())["config"]
+        defaults = train.TRAIN_DEFAULTS[model]
+        assert (config["weight_decay"], config["dropout"]) == (defaults["weight_decay"], defaults["dropout"]) == (0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def dropout_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("regularised") / "mlp"
+    argv = ["train", "--model", "mlp", "--layers", "64,16,10", "--epochs", "2", "--dropout", "0.3", "--weight-decay",
+            "0.05", "--quiet", "--out", str(folder)]
+    assert cli.main(argv) == 0
+    return folder
+
+
+def test_weight_decay_and_dropout_reach_the_run_and_its_metrics(dropout_run):
+    metrics = json.loads((dropout_run / "metrics.json").read_text())
+    config = metrics["config"]
+    assert (config["weight_decay"], config["dropout"]) == (0.05, 0.3)
+    assert config["network"] == "mlp net [64, 16, 10], dropout 0.3 after each hidden ReLU (training only)"
+    assert config["optimizer"] == "adam" and config["layers"] == [64, 16, 10]
+
+
+def test_the_first_line_names_the_regularisation(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--model", "mlp", "--layers", "64,8,10", "--epochs", "1", "--dropout", "0.5",
+                         "--weight-decay", "0.1", "--optimizer", "gd", "--quiet", "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    first = err.splitlines()[0]
+    assert first.startswith("tinygraph train: mlp net [64, 8, 10] on digits10") and first.endswith(
+        ", weight decay 0.1, dropout 0.5")
+
+
+def test_predict_with_a_dropout_trained_run_reproduces_its_accuracy(dropout_run, capsys):
+    with np.load(dropout_run / "params.npz") as f:
+        assert sorted(k for k in f.files if k[0] in "Wb" and k[1:].isdigit()) == ["W1", "W2", "b1", "b2"]
+    status, out, err = run(capsys, "predict", str(dropout_run), "--data", "digits10")
+    assert status == 0, err
+    table = list(csv.DictReader(io.StringIO(out)))
+    metrics = json.loads((dropout_run / "metrics.json").read_text())
+    assert sum(r["prediction"] == r["label"] for r in table) / len(table) == metrics["test_accuracy"]
+    # evaluation drops nothing: predicting again gives the same answers
+    assert run(capsys, "predict", str(dropout_run), "--data", "digits10")[1] == out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "mlp", "--weight-decay", "-0.1"], "argument --weight-decay: must be a number >= 0, got -0.1"),
+        (["--model", "mlp", "--weight-decay", "nan"], "argument --weight-decay: must be a number >= 0, got nan"),
+        (["--model", "mlp", "--weight-decay", "inf"], "argument --weight-decay: must be a number >= 0, got inf"),
+        (["--model", "mlp", "--weight-decay", "lots"], "argument --weight-decay: expected a number, got 'lots'"),
+        (["--model", "mlp", "--dropout", "1"], "argument --dropout: must be a probability in [0, 1), got 1"),
+        (["--model", "mlp", "--dropout", "-0.5"], "argument --dropout: must be a probability in [0, 1), got -0.5"),
+        (["--model", "mlp", "--dropout", "nan"], "argument --dropout: must be a probability in [0, 1), got nan"),
+        (["--model", "mlp", "--dropout", "half"], "argument --dropout: expected a number, got 'half'"),
+        (["--model", "cnn", "--dropout", "0.2"],
+         "--dropout is for --model mlp only (its hidden layers); --model cnn has no dropout layer"),
+        (["--model", "softmax", "--dropout", "0.2"],
+         "--dropout is for --model mlp only (its hidden layers); --model softmax has no dropout layer"),
+        (["--model", "deep", "--dropout", "0.2"],
+         "--dropout is for --model mlp only (its hidden layers); --model deep has no dropout layer"),
+        (["--model", "logistic", "--data", "breast-cancer", "--dropout", "0.5"],
+         "--dropout is for --model mlp only (its hidden layers); --model logistic has no dropout layer"),
+        (["--model", "mlp", "--dropout", "0.2", "--compile"],
+         "--compile cannot train with --dropout 0.2: the compiled steps would replay one dropout mask at every step; "
+         "leave out one of the two"),
+    ],
+)
+def test_regularisation_misuse_is_one_line_and_exit_status_2(tmp_path, capsys, argv, message):
+    status, out, err = run(capsys, "train", *argv, "--quiet", "--out", str(tmp_path / "r"))
+    assert status == 2 and err == f"tinygraph train: error: {message}\n" and out == ""
+    assert not (tmp_path / "r").exists()
+
+
+def test_no_dropout_is_accepted_by_every_model(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--model", "cnn", "--dropout", "0", "--weight-decay", "0", "--epochs", "1",
+                         "--quiet", "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    config = json.loads((tmp_path / "r" / "metrics.json").read_text())["config"]
+    assert (config["weight_decay"], config["dropout"]) == (0.0, 0.0)
+
+
+def test_the_help_says_what_weight_decay_and_dropout_do():
+    words = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert "--weight-decay LAMBDA" in words and "decoupled for adam" in words and "L2 term" in words
+    assert "--dropout P" in words and "mlp only" in words

@@ -223,3 +223,117 @@ def test_the_ten_class_defaults_are_their_own():
         assert train.training_settings(model) == (defaults["lr"], defaults["epochs"])
     # The document's nets keep full-batch gradient descent.
     assert train.default_optimizer("deep") == "gd" and train.default_batch_size("deep") is None
+
+
+# --------------------------------------------------------------------------- dropout
+
+
+def _layer_kinds(network):
+    return [type(layer).__name__ for layer in network.net.layers]
+
+
+def test_a_dropout_layer_follows_each_hidden_relu_only_when_p_is_above_zero():
+    plain = multiclass.build("mlp", 6, 4, layers=[6, 5, 3, 4], seed=1)
+    zero = multiclass.build("mlp", 6, 4, layers=[6, 5, 3, 4], seed=1, dropout=0.0)
+    dropped = multiclass.build("mlp", 6, 4, layers=[6, 5, 3, 4], seed=1, dropout=0.25)
+    assert _layer_kinds(zero) == _layer_kinds(plain) == ["Linear", "Activation", "Linear", "Activation", "Linear"]
+    assert _layer_kinds(dropped) == ["Linear", "Activation", "Dropout", "Linear", "Activation", "Dropout", "Linear"]
+    assert [layer.p for layer in dropped.net.layers if isinstance(layer, tg.nn.Dropout)] == [0.25, 0.25]
+    # p = 0 is the network of before: same weights, same names, same words.
+    for network in (zero, dropped):
+        assert list(network.parameters) == list(plain.parameters)
+        assert all(np.array_equal(network.state()[k], plain.state()[k]) for k in plain.state())
+    assert zero.describe() == plain.describe() == "mlp net [6, 5, 3, 4]"
+    assert dropped.describe() == "mlp net [6, 5, 3, 4], dropout 0.25 after each hidden ReLU (training only)"
+
+
+def test_the_masks_come_from_the_seeds_dropout_stream():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((6, 9))
+    network = multiclass.build("mlp", 6, 4, layers=[6, 5, 4], seed=7, dropout=0.4)
+    p = network.state()
+    A1 = np.maximum(p["W1"] @ X + p["b1"], 0)
+    keep = np.random.default_rng([7, multiclass.DROPOUT_STREAM]).random(A1.shape) >= 0.4
+    expected = p["W2"] @ (A1 * keep / 0.6) + p["b2"]
+    np.testing.assert_allclose(network.logits(X).data, expected, rtol=1e-12, atol=1e-12)
+    assert multiclass.DROPOUT_STREAM not in (0, 1, 2)  # the weights', the redraws' and the batch order's
+
+
+def test_a_dropout_mlps_gradients_match_finite_differences():
+    # One mask for every evaluation: the rng is reset before each, so the cost is a fixed function.
+    rng = np.random.default_rng(3)
+    X, Y = _small_data(rng, 6, 4, 9)
+    network = multiclass.build("mlp", 6, 4, layers=[6, 5, 4], seed=1, dropout=0.5)
+    drop = network.net.layers[2]
+    params = [p.data + (0.1 * rng.standard_normal(p.shape) if name.startswith("b") else 0.0)
+              for name, p in network.parameters.items()]
+
+    def cost(*tensors):
+        drop.rng = np.random.default_rng(11)
+        _with_parameters(network, tensors)
+        return network.cost(X, Y)
+
+    assert gradcheck(cost, *params)
+    drop.rng = np.random.default_rng(11)
+    assert np.count_nonzero(drop(np.ones((5, 9))).data == 0) > 0  # the mask does drop units here
+
+
+@pytest.mark.parametrize("start_in_training", [True, False])
+def test_predictions_are_deterministic_evaluated_without_dropout_and_restore_the_mode(start_in_training):
+    rng = np.random.default_rng(4)
+    X, Y = _small_data(rng, 6, 4, 30)
+    network = multiclass.build("mlp", 6, 4, layers=[6, 16, 4], seed=0, dropout=0.5)
+    network.net.train(start_in_training)
+    first = network.predict_proba(X), network.predict(X), network.accuracy(X, Y)
+    second = network.predict_proba(X), network.predict(X), network.accuracy(X, Y)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert [m.training for _, m in network.net.named_modules()] == [start_in_training] * 5
+    # By hand, with the dropout removed: relu(W1 X + b1), then W2 A1 + b2, the largest logit.
+    p = network.state()
+    Z2 = p["W2"] @ np.maximum(p["W1"] @ X + p["b1"], 0) + p["b2"]
+    assert np.array_equal(network.predict(X), Z2.argmax(axis=0)[None, :].astype(float))
+    assert network.accuracy(X, Y) == np.mean(Z2.argmax(axis=0) == Y.ravel())
+    np.testing.assert_allclose(network.predict_proba(X), np.exp(Z2) / np.exp(Z2).sum(axis=0), rtol=1e-12)
+
+
+def test_a_mode_is_restored_even_when_the_evaluation_fails():
+    network = multiclass.build("mlp", 6, 4, layers=[6, 5, 4], dropout=0.5)
+    with pytest.raises(ValueError):
+        network.predict(np.zeros((7, 3)))  # 7 features for 6 inputs
+    assert all(m.training for _, m in network.net.named_modules())
+
+
+def test_a_dropout_trained_mlp_saved_and_loaded_predicts_as_the_trained_network(tmp_path):
+    data = load_dataset("digits10")
+    network, _, config = train.fit(data, "mlp", layers=[64, 16, 10], epochs=2, dropout=0.5)
+    assert "dropout 0.5" in config["network"]
+    path = tmp_path / "params.npz"
+    train.save_parameters(path, network, data)
+    again, _ = train.load_parameters(path)
+    assert "Dropout" not in _layer_kinds(again)  # inference is the identity: the file needs no dropout
+    assert np.array_equal(again.predict_proba(data.train_x), network.predict_proba(data.train_x))
+    assert np.array_equal(again.predict(data.train_x), network.predict(data.train_x))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: multiclass.build("softmax", 64, 10, dropout=0.2),
+         "--model softmax has no hidden layer to apply dropout 0.2 to; only --model mlp takes --dropout"),
+        (lambda: multiclass.build("cnn", 64, 10, dropout=0.2),
+         "--model cnn has no dropout layer to apply dropout 0.2 to; only --model mlp takes --dropout"),
+        (lambda: multiclass.build("mlp", 64, 10, dropout=1.0),
+         "build: dropout must be a number in [0, 1) (the probability of dropping a unit), got 1.0"),
+        (lambda: multiclass.build("mlp", 64, 10, dropout=-0.1), "build: dropout must be a number in [0, 1)"),
+        (lambda: multiclass.build("mlp", 64, 10, dropout=float("nan")), "build: dropout must be a number in [0, 1)"),
+        (lambda: multiclass.build("mlp", 64, 10, dropout=True), "build: dropout must be a number in [0, 1)"),
+        (lambda: multiclass.build("mlp", 64, 10, dropout="0.5"), "build: dropout must be a number in [0, 1)"),
+        (lambda: multiclass.Dense("softmax", multiclass.build("softmax", 4, 3).state(), dropout=0.1),
+         "softmax network: dropout 0.1 needs hidden layers; only --model mlp has them"),
+        (lambda: train.fit(load_dataset("digits10"), "cnn", epochs=1, dropout=0.3), "--model cnn has no dropout layer"),
+    ],
+)
+def test_dropout_misuse_is_refused_by_name(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert message in str(info.value) and "\n" not in str(info.value)

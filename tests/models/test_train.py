@@ -276,3 +276,166 @@ def test_a_run_folder_under_a_file_is_refused_in_plain_words(tmp_path):
     for out in (tmp_path / "notes" / "run", tmp_path / "notes" / "deeper" / "run"):
         with pytest.raises(NotADirectoryError, match=f"cannot create the run folder {out}: {tmp_path / 'notes'} is a file, not a folder"):
             train.RunFolder(out, overwrite=False)
+
+
+# --------------------------------------------------------------------------- regularisation
+
+
+def _with_zero_gradients(network):
+    """``network`` whose cost is a constant built from every parameter: its gradients are exactly 0,
+    so only the weight decay moves the weights."""
+    import tinygraph as tg
+
+    def cost(X, Y):
+        total = tg.Tensor(1.0)
+        for p in network.net.parameters():
+            total = total + (p * 0.0).sum()
+        return total
+
+    network.cost = cost
+    return network
+
+
+@pytest.mark.parametrize(
+    "optimizer, factor",
+    [
+        ("gd", lambda lr, decay: 1 - lr * decay),  # L2: W - lr (0 + λ W)
+        ("momentum", lambda lr, decay: 1 - lr * (1 - 0.9) * decay),  # v = (1 - β) λ W at the first step, β = 0.9
+        ("adam", lambda lr, decay: 1 - lr * decay),  # decoupled: m̂ = 0, so W - lr λ W
+    ],
+)
+def test_weight_decay_reaches_the_optimizer(cancer, optimizer, factor):
+    net = _with_zero_gradients(nets.build("shallow", [30, 4, 1], seed=1))
+    before = net.state()
+    train.train(net, cancer, epochs=1, lr=0.1, optimizer=optimizer, weight_decay=0.5)
+    for name, value in net.state().items():
+        np.testing.assert_allclose(value, before[name] * factor(0.1, 0.5), rtol=1e-15, atol=0, err_msg=name)
+
+
+def test_adams_decoupled_decay_shrinks_by_the_same_factor_at_every_step(cancer):
+    net = _with_zero_gradients(nets.build("logistic", [30, 1], seed=2))
+    before = net.state()["W1"]
+    train.train(net, cancer, epochs=3, lr=0.01, optimizer="adam", batch_size=200, weight_decay=2.0)  # 3 x 3 updates (427 samples)
+    np.testing.assert_allclose(net.state()["W1"], before * (1 - 0.01 * 2.0) ** 9, rtol=1e-14, atol=0)
+
+
+def test_no_weight_decay_is_the_plain_update(cancer):
+    a = train.train(nets.build("shallow", [30, 4, 1], seed=0), cancer, epochs=5, lr=0.01, optimizer="adam")
+    b = train.train(nets.build("shallow", [30, 4, 1], seed=0), cancer, epochs=5, lr=0.01, optimizer="adam",
+                    weight_decay=0.0)
+    c = train.train(nets.build("shallow", [30, 4, 1], seed=0), cancer, epochs=5, lr=0.01, optimizer="adam",
+                    weight_decay=0.1)
+    assert a.costs == b.costs and a.final_cost == b.final_cost
+    assert c.costs[0] == a.costs[0] and c.costs[1:] != a.costs[1:]
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), True, "0.1", None])
+def test_a_bad_weight_decay_is_refused_before_training(cancer, bad):
+    seen = []
+    with pytest.raises(ValueError, match=r"^train: weight_decay must be a finite number >= 0, got "):
+        train.train(nets.build("logistic", [30, 1]), cancer, epochs=3, lr=0.1, weight_decay=bad,
+                    progress=lambda *a: seen.append(a))
+    assert seen == []
+    if bad is not None:  # None is fit's "the model's default"
+        with pytest.raises(ValueError, match=r"^fit: weight_decay must be a finite number >= 0"):
+            train.fit(cancer, "logistic", epochs=3, weight_decay=bad)
+
+
+def test_binary_models_refuse_dropout_and_record_no_regularisation(cancer):
+    with pytest.raises(ValueError, match=r"^fit: --model deep has no dropout layer to apply dropout 0.2 to; "
+                                         r"only --model mlp takes --dropout$"):
+        train.fit(cancer, "deep", epochs=1, dropout=0.2)
+    _, _, config = train.fit(cancer, "logistic", epochs=2, dropout=0.0)
+    assert (config["weight_decay"], config["dropout"]) == (0.0, 0.0)
+    _, _, config = train.fit(cancer, "logistic", epochs=2, weight_decay=0.25)
+    assert config["weight_decay"] == 0.25
+    assert "weight_decay" not in train.TRAIN_DEFAULTS["deep"] and train.default_regularisation("deep") == (0.0, 0.0)
+
+
+def _tiny_ten_class_data(seed=0, n_train=60, n_test=20):
+    """Three separable classes of 64 features: a ten-class model's setting without digits10."""
+    from tinygraph_models.data import Dataset
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n_train + n_test)
+    x = rng.standard_normal((64, y.size)) + 1.5 * (y - 1)
+    return Dataset(x[:, :n_train], y[None, :n_train].astype(float), x[:, n_train:], y[None, n_train:].astype(float),
+                   ["a", "b", "c"], None, "three")
+
+
+def test_fit_takes_the_models_defaults_and_records_them():
+    data = _tiny_ten_class_data()
+    network, _, config = train.fit(data, "mlp", layers=[64, 8, 3], epochs=2)
+    defaults = train.TRAIN_DEFAULTS["mlp"]
+    assert (config["weight_decay"], config["dropout"]) == (defaults["weight_decay"], defaults["dropout"]) == (0.0, 0.0)
+    assert "dropout" not in config["network"]
+    network, _, config = train.fit(data, "mlp", layers=[64, 8, 3], epochs=2, weight_decay=0.1, dropout=0.5)
+    assert (config["weight_decay"], config["dropout"]) == (0.1, 0.5)
+    assert config["network"] == "mlp net [64, 8, 3], dropout 0.5 after each hidden ReLU (training only)"
+    assert [repr(layer) for layer in network.net.layers] == [
+        "Linear(64 -> 8)", "Activation('relu')", "Dropout(p=0.5)", "Linear(8 -> 3)"]
+
+
+def test_the_steps_run_in_training_mode_and_the_measurements_in_evaluation_mode():
+    import tinygraph as tg
+    from tinygraph_models import multiclass
+
+    data = _tiny_ten_class_data()
+    network = multiclass.build("mlp", 64, 3, layers=[64, 16, 3], seed=0, dropout=0.5)
+    drop = network.net.layers[2]
+    modes = []
+    network.net.eval()  # the caller's mode: given back afterwards, whatever the steps needed
+    history = train.train(network, data, epochs=3, lr=0.01, optimizer="adam", batch_size=20,
+                          progress=lambda epoch, cost: modes.append(drop.training))
+    assert modes == [True, True, True]
+    assert not any(m.training for _, m in network.net.named_modules())
+    plain = multiclass.Dense("mlp", network.state())  # the same weights, no dropout layer
+    with tg.no_grad():
+        assert history.final_cost == plain.cost(data.train_x, data.train_y).item()
+    assert history.train_accuracy == plain.accuracy(data.train_x, data.train_y)
+    assert history.test_accuracy == plain.accuracy(data.test_x, data.test_y)
+    # The masks were drawn: the training costs are those of thinned networks, higher than the full one's.
+    assert history.costs[-1] > history.final_cost
+
+
+def test_dropout_training_repeats_with_its_seed_and_only_with_it():
+    from tinygraph_models import multiclass
+
+    data = _tiny_ten_class_data()
+
+    def trained(seed):
+        network = multiclass.build("mlp", 64, 3, layers=[64, 16, 3], seed=0, dropout=0.3)
+        # Weights from seed 0 in every run: only the masks' stream [seed, 3] changes with ``seed``.
+        network.net.layers[2].rng = np.random.default_rng([seed, multiclass.DROPOUT_STREAM])
+        return train.train(network, data, epochs=2, lr=0.01, optimizer="adam").costs, network.state()
+
+    (a, wa), (b, wb), (c, _) = trained(0), trained(0), trained(1)
+    assert a == b and all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert a[0] != c[0]  # the first cost is of a thinned network: another mask, another cost
+
+
+def test_a_gradient_flow_report_does_not_change_a_dropout_run():
+    import tinygraph as tg
+    from tinygraph_models import multiclass
+
+    data = _tiny_ten_class_data()
+    runs = []
+    for flow in (None, tg.nn.FlowHistory()):
+        network = multiclass.build("mlp", 64, 3, layers=[64, 16, 3], seed=0, dropout=0.5)
+        history = train.train(network, data, epochs=3, lr=0.01, optimizer="adam", batch_size=20, flow=flow)
+        runs.append((history.costs, network.state()))
+    (costs, state), (costs_flow, state_flow) = runs
+    assert costs == costs_flow
+    assert all(np.array_equal(state[k], state_flow[k]) for k in state)
+
+
+def test_compiled_training_refuses_dropout_in_one_line():
+    from tinygraph_models import multiclass
+
+    network = multiclass.build("mlp", 64, 3, layers=[64, 8, 3], dropout=0.5)
+    before = network.state()
+    with pytest.raises(ValueError) as info:
+        train.train(network, _tiny_ten_class_data(), epochs=1, lr=0.01, compiled=True)
+    assert str(info.value) == ("train: compiled=True cannot train a network with dropout (p=0.5): a compiled cost "
+                               "would replay one dropout mask at every step; train it uncompiled")
+    assert all(np.array_equal(before[k], network.state()[k]) for k in before)
