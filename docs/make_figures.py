@@ -247,8 +247,9 @@ def plot_ten_class_costs(runs):
             test = [h.test_accuracy for h, _ in results]
             config = results[0][1]
             batches = "full batch" if config["batch_size"] is None else f"batches of {config['batch_size']}"
+            decay = f", weight decay {config['weight_decay']:g}" if config.get("weight_decay") else ""
             for seed, (history, _) in enumerate(results):
-                label = (f"{model} {config['layers']}, {config['optimizer']} lr {config['lr']:g}, {batches}: "
+                label = (f"{model} {config['layers']}, {config['optimizer']} lr {config['lr']:g}{decay}, {batches}:\n"
                          f"test accuracy {np.mean(test):.4f} (mean)") if seed == 0 else None
                 ax.plot(np.arange(1, len(history.costs) + 1), history.costs, color=TEN_COLOURS[model],
                         linewidth=1.6 if seed == 0 else 0.6, alpha=1.0 if seed == 0 else 0.5, label=label)

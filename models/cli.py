@@ -145,13 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--weight-decay", type=_non_negative_float, metavar="LAMBDA",
         help="weight decay LAMBDA >= 0 on every weight and bias: decoupled for adam (AdamW: each step also shrinks them "
              "by the factor 1 - lr*LAMBDA), an L2 term LAMBDA*W added to the gradient for gd and momentum "
-             "(default: the model's, 0)",
+             "(default: 1 for --model mlp with its own optimizer, adam; else 0)",
     )
     train.add_argument(
         "--dropout", type=_probability_below_one, metavar="P",
         help="mlp only: drop each hidden unit with probability P in [0, 1) at every training step, scaling the kept "
              "ones by 1/(1-P); predictions and the reported accuracies and final cost use every unit "
-             "(default: the model's, 0)",
+             "(default: 1 for --model mlp with its own optimizer, adam; else 0)",
     )
     train.add_argument("--init", choices=["he", "xavier", "document"], default="he", help="weight initialisation (default: he)")
     train.add_argument(
@@ -369,7 +369,7 @@ def _regularisation(args) -> tuple:
     refuses dropout for a model without a dropout layer, and with --compile, before any data is read."""
     from tinygraph_models.train import default_regularisation
 
-    own_decay, own_dropout = default_regularisation(args.model)
+    own_decay, own_dropout = default_regularisation(args.model, args.optimizer)
     weight_decay = own_decay if args.weight_decay is None else args.weight_decay
     dropout = own_dropout if args.dropout is None else args.dropout
     if dropout and args.model != "mlp":

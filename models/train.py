@@ -36,7 +36,7 @@ from tinygraph_models.data import Dataset
 #: key, and so train with no weight decay and have no dropout layer.
 MULTICLASS_DEFAULTS = {
     "softmax": {"lr": 1.0, "epochs": 1000, "optimizer": "gd", "batch_size": None, "weight_decay": 0.0, "dropout": 0.0},
-    "mlp": {"lr": 0.003, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.3, "weight_decay": 0.0,
+    "mlp": {"lr": 0.003, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.3, "weight_decay": 1.0,
             "dropout": 0.0},
     "cnn": {"lr": 0.01, "epochs": 30, "optimizer": "adam", "batch_size": 64, "gd_lr": 0.1, "weight_decay": 0.0,
             "dropout": 0.0},
@@ -290,19 +290,27 @@ def default_batch_size(model: str) -> int | None:
     return TRAIN_DEFAULTS[model].get("batch_size")
 
 
-def default_regularisation(model: str) -> tuple:
+def default_regularisation(model: str, optimizer: str | None = None) -> tuple:
     """``(weight_decay, dropout)``: the model's from TRAIN_DEFAULTS, 0 where it names none.
+
+    The model's weight decay belongs to its own optimizer, as its lr does: λ = 1 was
+    chosen as Adam's decoupled decay (each step shrinks the weights by ``1 - lr λ``),
+    and the same number as GD's L2 term would be another, far stronger, penalty. With
+    another ``optimizer`` the default decay is 0.
 
     Examples
     --------
     >>> default_regularisation("deep"), default_regularisation("mlp") == (
     ...     TRAIN_DEFAULTS["mlp"]["weight_decay"], TRAIN_DEFAULTS["mlp"]["dropout"])
     ((0.0, 0.0), True)
+    >>> default_regularisation("mlp", "gd")[0]
+    0.0
     """
     if model not in TRAIN_DEFAULTS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(TRAIN_DEFAULTS)}")
     defaults = TRAIN_DEFAULTS[model]
-    return defaults.get("weight_decay", 0.0), defaults.get("dropout", 0.0)
+    own = optimizer is None or optimizer == default_optimizer(model)
+    return (defaults.get("weight_decay", 0.0) if own else 0.0), defaults.get("dropout", 0.0)
 
 
 def training_settings(model: str, optimizer: str | None = None, lr: float | None = None, epochs: int | None = None) -> tuple:
@@ -371,8 +379,8 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     compiled, flow : optional
         As :func:`train`: train through ``tg.compile``d steps; record gradient-flow reports.
     weight_decay : float, optional
-        λ >= 0 for the optimizer (see :func:`train`). Default: the model's
-        (:func:`default_regularisation`; 0 for every model today).
+        λ >= 0 for the optimizer (see :func:`train`). Default: the model's with its own
+        optimizer (:func:`default_regularisation`: 1 for mlp with Adam), else 0.
     dropout : float, optional
         For mlp: the probability in [0, 1) of dropping each hidden unit at each training
         step (:func:`multiclass.build`). Default: the model's. The other models have no
@@ -402,7 +410,7 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     optimizer = default_optimizer(model) if optimizer is None else optimizer
     batch_size = default_batch_size(model) if batch_size is None else batch_size
     lr, epochs = training_settings(model, optimizer, lr, epochs)
-    own_decay, own_dropout = default_regularisation(model)
+    own_decay, own_dropout = default_regularisation(model, optimizer)
     weight_decay = check_weight_decay(own_decay if weight_decay is None else weight_decay, "fit")
     dropout = multiclass.check_dropout(own_dropout if dropout is None else dropout, "fit")
     if dropout and model not in multiclass.MODELS:

@@ -367,8 +367,11 @@ def test_fit_takes_the_models_defaults_and_records_them():
     data = _tiny_ten_class_data()
     network, _, config = train.fit(data, "mlp", layers=[64, 8, 3], epochs=2)
     defaults = train.TRAIN_DEFAULTS["mlp"]
-    assert (config["weight_decay"], config["dropout"]) == (defaults["weight_decay"], defaults["dropout"]) == (0.0, 0.0)
+    assert (config["weight_decay"], config["dropout"]) == (defaults["weight_decay"], defaults["dropout"]) == (1.0, 0.0)
     assert "dropout" not in config["network"]
+    # The decay was chosen for Adam's decoupled form; GD's L2 term gets none by default.
+    _, _, config = train.fit(data, "mlp", layers=[64, 8, 3], epochs=2, optimizer="gd")
+    assert config["weight_decay"] == 0.0
     network, _, config = train.fit(data, "mlp", layers=[64, 8, 3], epochs=2, weight_decay=0.1, dropout=0.5)
     assert (config["weight_decay"], config["dropout"]) == (0.1, 0.5)
     assert config["network"] == "mlp net [64, 8, 3], dropout 0.5 after each hidden ReLU (training only)"
