@@ -123,8 +123,9 @@ class CrossEntropy(Primitive):
         axis, classes, samples = self._geometry(shape)
         labels = self._is_labels(shape, target.shape, axis)
         if labels:
-            bad = ~((target >= 0) & (target < classes) & (target == np.floor(target)))  # nan is bad too
-            if bad.any():
+            good = (target >= 0) & (target < classes) & (target == np.floor(target))  # nan is not good
+            if np.count_nonzero(good) != good.size:
+                bad = ~good
                 raise ValueError(
                     f"cross_entropy: class labels must be whole numbers in [0, {classes}) (the logits {fmt(shape)} "
                     f"have {classes} classes on axis {axis}); got {_some(target[bad])}"
