@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dropout", type=_probability_below_one, metavar="P",
         help="mlp only: drop each hidden unit with probability P in [0, 1) at every training step, scaling the kept "
              "ones by 1/(1-P); predictions and the reported accuracies and final cost use every unit "
-             "(default: 1 for --model mlp with its own optimizer, adam; else 0)",
+             "(default: 0, no dropout layer)",
     )
     train.add_argument("--init", choices=["he", "xavier", "document"], default="he", help="weight initialisation (default: he)")
     train.add_argument(

@@ -283,3 +283,6 @@ def test_the_help_says_what_weight_decay_and_dropout_do():
     words = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     assert "--weight-decay LAMBDA" in words and "decoupled for adam" in words and "L2 term" in words
     assert "--dropout P" in words and "mlp only" in words
+    # Each help names its own default: the MLP's decay is 1 (with adam), its dropout 0.
+    assert train.TRAIN_DEFAULTS["mlp"]["dropout"] == 0.0
+    assert words.count("(default: 1 for --model mlp") == 1 and "every unit (default: 0, no dropout layer)" in words
