@@ -372,7 +372,7 @@ def main():
                         help="run only this pass of the ten-class sweep (repeatable; default: every pass)")
     parser.add_argument("--part", choices=["all", "binary", "ten", "none"], default="all",
                         help="the document's binary networks, the ten-class ones, both (default), or none "
-                             "(no figure, no test-split measurement: for --sweep or --sweep10 alone)")
+                             "(no figure, no test-split measurement: for --sweep10 alone; --sweep needs the binary part)")
     args = parser.parse_args()
     # Refused before anything runs: a misread option must not measure the test split by default.
     if args.sweep10_passes and not args.sweep10:
