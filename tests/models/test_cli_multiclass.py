@@ -244,9 +244,9 @@ def test_predict_with_a_dropout_trained_run_reproduces_its_accuracy(dropout_run,
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--model", "mlp", "--weight-decay", "-0.1"], "argument --weight-decay: must be a number >= 0, got -0.1"),
-        (["--model", "mlp", "--weight-decay", "nan"], "argument --weight-decay: must be a number >= 0, got nan"),
-        (["--model", "mlp", "--weight-decay", "inf"], "argument --weight-decay: must be a number >= 0, got inf"),
+        (["--model", "mlp", "--weight-decay", "-0.1"], "argument --weight-decay: must be a finite number >= 0, got -0.1"),
+        (["--model", "mlp", "--weight-decay", "nan"], "argument --weight-decay: must be a finite number >= 0, got nan"),
+        (["--model", "mlp", "--weight-decay", "inf"], "argument --weight-decay: must be a finite number >= 0, got inf"),
         (["--model", "mlp", "--weight-decay", "lots"], "argument --weight-decay: expected a number, got 'lots'"),
         (["--model", "mlp", "--dropout", "1"], "argument --dropout: must be a probability in [0, 1), got 1"),
         (["--model", "mlp", "--dropout", "-0.5"], "argument --dropout: must be a probability in [0, 1), got -0.5"),
