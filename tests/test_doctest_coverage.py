@@ -11,7 +11,6 @@ import tinygraph
 
 WITHOUT_EXAMPLES = {
     "tinygraph._ops": "the op table's package: each op's example is in its class",
-    "tinygraph._ops._base": "the base class and helpers of the op modules, shown through the ops",
     "tinygraph.losses": "re-exports the loss functions, whose examples are in their op classes",
     "tinygraph.testing": "re-exports gradcheck and friends, whose examples are in their modules",
     "tinygraph.viz": "re-exports draw and render, whose examples are in their modules",
