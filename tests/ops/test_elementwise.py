@@ -152,13 +152,15 @@ def test_relu_forward_equals_numpy_maximum_on_both_sides_of_the_fast_path(size, 
     lambda a: np.asfortranarray(a[: 128 * 256].reshape(128, 256)),
     lambda a: a.reshape(256, 256)[:, ::2],
     lambda a: a.reshape(16, 32, 8, 16),
-], ids=["C", "F", "strided", "4-D"])
+    lambda a: a[: 128 * 256].reshape(128, 256).astype(">f8"),
+], ids=["C", "F", "strided", "4-D", "big-endian"])
 def test_relu_of_large_arrays_in_any_layout_equals_numpy_maximum_and_leaves_the_input(make):
     x = make(np.random.default_rng(0).standard_normal(256 * 256))
     x_before = x.copy()
     t = tg.Tensor(x, requires_grad=True)
     out = tg.relu(t)
     assert np.array_equal(out.data, np.maximum(x_before, 0.0))
+    assert out.data.dtype == np.maximum(x_before, 0.0).dtype  # native byte order, as numpy gives
     assert np.array_equal(x, x_before)
     out.backward(np.ones(x.shape))
     assert np.array_equal(t.grad, (x_before > 0).astype(float))

@@ -66,7 +66,7 @@ def positive_part(x: np.ndarray) -> np.ndarray:
     the speed: 15 µs against 8 µs for 128 x 256 float64). A large contiguous array is
     therefore compared as rows of :data:`_ZERO_ROW_WIDTH` elements against one
     read-only row of zeros, and its tail against the scalar. Small or strided arrays
-    take the plain call, which is faster there.
+    take the plain call, which is faster there, and so do byte-swapped ones.
 
     Examples
     --------
@@ -75,7 +75,8 @@ def positive_part(x: np.ndarray) -> np.ndarray:
     True
     """
     width = _ZERO_ROW_WIDTH
-    if x.size < 8 * width or x.dtype.kind != "f" or not x.flags.c_contiguous:
+    # Byte-swapped input too: numpy's maximum returns native order, an out= like x would not.
+    if x.size < 8 * width or x.dtype.kind != "f" or not x.dtype.isnative or not x.flags.c_contiguous:
         return np.maximum(x, 0.0)
     zeros = _zero_rows.get(x.dtype)
     if zeros is None:
