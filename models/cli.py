@@ -43,34 +43,24 @@ class CLIError(Exception):
     """A misused command line: printed as one line, exit status 2."""
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+def _real_number(accepts, what: str):
+    """An argparse type: a number for which ``accepts(value)`` holds (nan never does), else ``must be {what}``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if math.isnan(value) or not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _probability_below_one(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {text}")
-    return value
+_positive_float = _real_number(lambda v: math.isfinite(v) and v > 0, "a positive number")
+_non_negative_float = _real_number(lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+_probability_below_one = _real_number(lambda v: 0 <= v < 1, "a probability in [0, 1)")
 
 
 def _whole_number(minimum: int, what: str):
