@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygraph as tg
+from tinygraph._compile import _Context
 from tinygraph.testing import gradcheck
 from tinygraph.testing import strategies as tgst
 
@@ -234,11 +235,16 @@ def _evaluate_emitters(out):
     node = out.node
     names = [f"x{i}" for i in range(len(node.parents))]
     space = {"np": np, **{name: parent.saved[0] for name, parent in zip(names, node.parents)}}
-    forward = eval(node.rule.emit_forward(node, *names), space)
+    # The values the op's forward and backward lines share, each under its own name, as tg.compile runs them.
+    shared = node.rule.emit_residuals(node, *names) if getattr(node.rule, "emit_residuals", None) else {}
+    for name, text in shared.items():
+        space[name] = eval(text, space)
+    ctx = _Context(node, node.needs, {name: name for name in shared})
+    forward = eval(node.rule.emit_forward(ctx, *names), space)
     g = np.linspace(-1.0, 1.0, out.size).reshape(out.shape).astype(out.dtype)
-    saved = [f"s{i}" for i in range(len(node.rule.saves))]  # residuals are not the emitters'
+    saved = [f"s{i}" for i in range(len(node.rule.saves))]  # the eager residuals are not the emitters'
     space.update(zip(saved, node.saved), g=g)
-    texts = node.rule.emit_backward(node, "g", *saved)
+    texts = node.rule.emit_backward(ctx, "g", *saved)
     expected = node.rule.backward(node, g, *node.saved)
     expected = expected if isinstance(expected, tuple) else (expected,)
     return forward, [(None if t is None else eval(t, space)) for t in texts], expected

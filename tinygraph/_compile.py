@@ -502,11 +502,13 @@ def _trace(compiled: CompiledFunction, treedef, tracers) -> _Graph:
 class _Context:
     """What an emitter reads about one application: the node's facts, with this specialisation's ``needs``."""
 
-    __slots__ = ("rule", "parents", "needs", "shape", "dtype", "label", "id")
+    __slots__ = ("rule", "parents", "needs", "shape", "dtype", "label", "id", "residuals")
 
-    def __init__(self, node, needs):
+    def __init__(self, node, needs, residuals=None):
         self.rule, self.parents, self.needs = node.rule, node.parents, needs
         self.shape, self.dtype, self.label, self.id = node.shape, node.dtype, node.label, node.id
+        #: name -> the variable holding it, for the values the op's emit_residuals declared.
+        self.residuals = {} if residuals is None else residuals
 
     @property
     def name(self) -> str:
@@ -681,20 +683,22 @@ def _generate(compiled, graph: _Graph, tracers, input_names, wants_input, grad_o
         constants[name] = ns[name] = array
 
     with np.errstate(all="ignore"):
-        forward_lines, forward_comments = _forward(graph, var, wants, names, ns, from_label)
+        residuals: dict = {}  # node -> {name: variable}, for ops with emit_residuals
+        forward_lines, forward_comments = _forward(graph, var, wants, names, ns, from_label, residuals)
         out_var = var[graph.out]
         outputs = [node for node in arg_nodes if wants[node]] if wants.get(graph.out, False) else []
         backward = None
         if outputs:
             seed = names.fresh(f"d{out_var}" if _IDENTIFIER.fullmatch(out_var) else "dout")
             ns[seed] = np.ones(graph.out.shape, graph.out.dtype)
-            backward = _Backward(graph, var, wants, names, ns)
+            backward = _Backward(graph, var, wants, names, ns, residuals)
             returned = backward.run(seed, outputs)
 
     header = _header(compiled.__name__, args, arg_nodes, len(tracers), constants)
     saved: list = []
     if backward is not None:
-        forward_names = dict.fromkeys([var[n] for n in arg_nodes] + [var[n] for n in graph.ops])
+        # What the forward computed, in order (an op's residuals come before it): what backward reads is kept.
+        forward_names = dict.fromkeys([var[n] for n in arg_nodes] + [line.split(" = ", 1)[0] for line in forward_lines])
         used = _names_loaded(backward.lines + [r for r in returned if r])
         saved = [n for n in forward_names if n in used]
     forward_lines, forward_comments = _free_dead(forward_lines, forward_comments, {out_var, *saved}, ns)
@@ -798,13 +802,17 @@ def _free_dead(lines, comments, keep: set, ns: dict):
     return out_lines, out_comments
 
 
-def _forward(graph, var, wants, names, ns, from_label):
-    """One line per op node, oldest first; the same op on the same inputs is computed once."""
+def _forward(graph, var, wants, names, ns, from_label, residuals):
+    """One line per op node, oldest first (after the lines of its residuals, if it declares
+    any); the same op on the same inputs is computed once."""
     lines, comments, cse, counters = [], [], {}, {}
     for node in graph.ops:
         wants[node] = any(wants[p] for p in node.parents)
         ctx = _Context(node, tuple(wants[p] for p in node.parents))
-        text = node.rule.emit_forward(ctx, *[var[p] for p in node.parents])
+        inputs = [var[p] for p in node.parents]
+        if getattr(node.rule, "emit_residuals", None) is not None:
+            ctx.residuals = residuals[node] = _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments)
+        text = node.rule.emit_forward(ctx, *inputs)
         if not isinstance(text, str):
             raise RuntimeError(f"compile: the emit_forward of op '{node.name}' must return a str, got {text!r}")
         if text in cse:
@@ -838,6 +846,33 @@ def _forward_name(node, var, from_label, counters, out) -> str:
     return f"{node.rule.name}_{counters[node.rule.name]}"
 
 
+def _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments) -> dict:
+    """The lines of the values an op's forward and backward lines share (its ``emit_residuals``),
+    each under a fresh variable; returns the op's names for them -> those variables."""
+    declared = node.rule.emit_residuals(ctx, *inputs)
+    if not isinstance(declared, dict) or not all(
+        isinstance(k, str) and _IDENTIFIER.fullmatch(k) and isinstance(v, str) for k, v in declared.items()
+    ):
+        raise RuntimeError(
+            f"compile: the emit_residuals of op '{node.name}' must return a dict of identifiers to expressions "
+            f"(str), got {declared!r}"
+        )
+    held: dict = {}
+    for local, text in declared.items():
+        # An expression reads the residuals before it by the op's names for them.
+        for earlier, variable in held.items():
+            text = re.sub(rf"(?<![.\w]){earlier}(?!\w)", variable, text)
+        if text in cse:
+            held[local] = cse[text]
+            continue
+        value = _evaluate(text, ns, node, "emit_residuals")
+        name = held[local] = cse[text] = names.fresh(local)
+        ns[name] = value
+        lines.append(f"{name} = {text}")
+        comments.append(f"{node.name}: {local} {fmt(np.shape(value))}")
+    return held
+
+
 def _evaluate(text: str, ns: dict, node, what: str):
     try:
         return eval(text, ns)  # noqa: S307 - an op's emitted numpy expression
@@ -864,8 +899,9 @@ class _Backward:
     """The backward half: each op's emitted gradients in the engine's order (newest node
     first), summed back over broadcast axes and added up where a value has several consumers."""
 
-    def __init__(self, graph, var, wants, names, ns):
+    def __init__(self, graph, var, wants, names, ns, residuals):
         self.graph, self.var, self.wants, self.names, self.ns = graph, var, wants, names, ns
+        self.residuals = residuals  # node -> {name: variable} of the ops that declared residuals
         self.lines, self.comments = [], []
         self.grad: dict = {}  # node -> the variable holding its gradient (so far)
         self.holders: dict = {}  # variable -> the nodes whose gradient it is
@@ -882,7 +918,7 @@ class _Backward:
                 continue
             needs = tuple(self.wants[p] for p in node.parents)
             saved = [var[node] if slot < 0 else var[node.parents[slot]] for slot in node.rule.save_slots]
-            texts = node.rule.emit_backward(_Context(node, needs), g, *saved)
+            texts = node.rule.emit_backward(_Context(node, needs, self.residuals.get(node)), g, *saved)
             if type(texts) is not tuple or len(texts) != len(node.parents):
                 raise RuntimeError(
                     f"compile: the emit_backward of op '{node.name}' must return a tuple of one expression "

@@ -169,8 +169,15 @@ class Op:
     *residuals)``. They are plain arrays, so where they cannot be used they arrive as
     ``None`` and backward computes from the saved values instead: under
     ``create_graph=True`` (a residual has no graph to differentiate through) and when
-    ``check_graph`` runs a node again. ``emit_backward`` gets the saved values only, and
-    writes its own recomputation.
+    ``check_graph`` runs a node again.
+
+    The compiled form has its own: ``emit_residuals(self, ctx, *xs) -> dict`` (optional)
+    maps names to expressions of values both the forward line and the backward lines
+    read; each expression may read the op's inputs and the names before it. The
+    compiler writes each as a forward line under a fresh variable, before the op's own
+    line, keeps those the backward reads, and gives the emitters the variables in
+    ``ctx.residuals`` (name -> variable): ``cross_entropy`` shares its exponentials and
+    their sums this way, so its compiled backward computes no second softmax.
 
     ``ctx`` gives the shapes and dtypes (``ctx.parents[i].shape``, ``ctx.shape``,
     ``ctx.dtype``) so that the text can be specialised; the same ``ctx`` must give the

@@ -303,6 +303,94 @@ def test_user_op_with_and_without_emitters():
     close(x.grad, 1 / (1 + np.exp(-x.data)))
 
 
+# ----------------------------------------------------------------- residuals of emitters
+
+
+class TwiceExp(tg.Op):
+    """2 e^x, whose emitters share e^x between the forward line and the backward line."""
+
+    name = "twice_exp"
+    saves = ("x",)
+
+    def forward(self, x):
+        return 2.0 * np.exp(x)
+
+    def backward(self, ctx, g, x):
+        return g * 2.0 * tg.exp(x)
+
+    def emit_residuals(self, ctx, x):
+        return {"e": f"np.exp({x})", "twice": "2.0 * e"}  # the second reads the first by its name
+
+    def emit_forward(self, ctx, x):
+        return ctx.residuals["twice"]
+
+    def emit_backward(self, ctx, g, x):
+        return (f"{g} * {ctx.residuals['twice']}",)
+
+
+def test_residuals_are_computed_once_in_the_forward_and_read_by_the_backward():
+    x = tg.Tensor([0.5, -1.0], requires_grad=True)
+    f = tg.compile(lambda t: TwiceExp.apply(t).sum())
+    f(x).backward()
+    close(x.grad, 2.0 * np.exp(x.data))
+    source = f.source
+    assert source.count("np.exp(") == 1
+    assert "e = np.exp(t)" in source and "twice = 2.0 * e" in source
+    forward, backward = source.split("def backward")
+    assert "return out, (twice,)" in forward  # backward reads the residual, not x
+    assert "np.exp" not in backward
+
+
+def test_residuals_of_two_applications_get_their_own_names():
+    a, b = tg.Tensor([0.5, -1.0], requires_grad=True), tg.Tensor([2.0, 0.25], requires_grad=True)
+    f = tg.compile(lambda s, t: (TwiceExp.apply(s) * TwiceExp.apply(t)).sum())
+    f(a, b).backward()
+    close(a.grad, 4.0 * np.exp(a.data) * np.exp(b.data))
+    close(b.grad, 4.0 * np.exp(a.data) * np.exp(b.data))
+    source = f.source
+    # The second application's later residual reads the second's first, renamed with it.
+    assert "e = np.exp(s)" in source and "twice = 2.0 * e" in source
+    assert "e_2 = np.exp(t)" in source and "twice_2 = 2.0 * e_2" in source
+
+
+def test_residuals_of_the_same_application_twice_are_computed_once():
+    x = tg.Tensor([0.5, -1.0], requires_grad=True)
+    f = tg.compile(lambda t: (TwiceExp.apply(t) + TwiceExp.apply(t)).sum())
+    f(x).backward()
+    close(x.grad, 4.0 * np.exp(x.data))
+    assert f.source.count("np.exp(") == 1
+
+
+@pytest.mark.parametrize("declared, message", [
+    (lambda x: [f"np.exp({x})"], "must return a dict of identifiers to expressions"),
+    (lambda x: {"not a name": f"np.exp({x})"}, "must return a dict of identifiers to expressions"),
+    (lambda x: {"e": 1.0}, "must return a dict of identifiers to expressions"),
+    (lambda x: {"e": f"np.exp({x}, nonsense=1)"}, "wrote code that fails: np.exp"),
+], ids=["list", "bad name", "not text", "failing text"])
+def test_a_wrong_emit_residuals_is_an_error_naming_the_op(declared, message):
+    class Bad(TwiceExp):
+        name = "twice_exp_bad"
+
+        def emit_residuals(self, ctx, x):
+            return declared(x)
+
+    x = tg.Tensor([0.5, -1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf"^compile: the emit_residuals of op 'twice_exp_bad' {message}"):
+        tg.compile(lambda t: Bad.apply(t).sum())(x)
+
+
+def test_compiled_cross_entropy_computes_its_softmax_once_and_matches_eager_exactly():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((10, 32))
+    labels = rng.integers(0, 10, 32)
+    eager, compiled = tg.Tensor(logits, requires_grad=True), tg.Tensor(logits, requires_grad=True)
+    f = tg.compile(lambda z: tg.cross_entropy(z, labels))
+    tg.cross_entropy(eager, labels).backward()
+    f(compiled).backward()
+    np.testing.assert_array_equal(compiled.grad, eager.grad)  # the same operations, in the same order
+    assert f.source.count("np.exp(") == 1 and f.source.count("np.max(") == 1
+
+
 # ----------------------------------------------------------------- what the tracer refuses
 
 

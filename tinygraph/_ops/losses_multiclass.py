@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from tinygraph._ops._base import Primitive, is_array
-from tinygraph._ops.softmax import _finite_max, _log_softmax_text, _softmax_text, class_axis, log_softmax, softmax
+from tinygraph._ops.softmax import _finite_max, class_axis, log_softmax, softmax
 from tinygraph._shapes import fmt
 
 
@@ -175,10 +175,22 @@ class CrossEntropy(Primitive):
             dt = -g * log_softmax(logits, axis) / samples
         return dz, dt
 
+    def emit_residuals(self, ctx, logits, target):
+        # Computed once in the compiled forward and read again by its backward, as the
+        # eager op keeps its softmax: the shifted logits, their exponentials and the sums.
+        axis, _, _ = self._geometry(ctx.parents[0].shape)
+        return {
+            "top": f"np.max({logits}, axis={axis}, keepdims=True)",
+            "shifted": f"{logits} - np.where(np.isfinite(top), top, 0)",  # as _finite_max: 0 where not finite
+            "exp": "np.exp(shifted)",
+            "total": f"np.sum(exp, axis={axis}, keepdims=True)",
+        }
+
     def emit_forward(self, ctx, logits, target):
         shape = ctx.parents[0].shape
         axis, _, samples = self._geometry(shape)
-        log_p = _log_softmax_text(logits, axis)
+        kept = ctx.residuals
+        log_p = f"({kept['shifted']} - np.log({kept['total']}))"
         if self._is_labels(shape, ctx.parents[1].shape, axis):
             picked = f"np.take_along_axis({log_p}, np.expand_dims({target}.astype(np.intp), {axis}), axis={axis})"
             return f"np.asarray(-np.sum({picked}) / {samples}, dtype={logits}.dtype)"
@@ -187,13 +199,15 @@ class CrossEntropy(Primitive):
     def emit_backward(self, ctx, g, logits, target):
         shape = ctx.parents[0].shape
         axis, classes, samples = self._geometry(shape)
-        p = _softmax_text(logits, axis)
+        kept = ctx.residuals
+        p = f"({kept['exp']} / {kept['total']})"  # the softmax, as the eager backward's probs
         if self._is_labels(shape, ctx.parents[1].shape, axis):
             classes_along = [-1 if i == axis else 1 for i in range(len(shape))]
             onehot = f"(np.arange({classes}).reshape({tuple(classes_along)!r}) == np.expand_dims({target}, {axis}))"
             return (f"{g} * ({p} - {onehot}) / {samples}", None)
         dz = f"{g} * ({p} * np.sum({target}, axis={axis}, keepdims=True) - {target}) / {samples}" if ctx.needs[0] else None
-        dt = f"-{g} * {_log_softmax_text(logits, axis)} / {samples}" if ctx.needs[1] else None
+        log_p = f"({kept['shifted']} - np.log({kept['total']}))"
+        dt = f"-{g} * {log_p} / {samples}" if ctx.needs[1] else None
         return dz, dt
 
 
