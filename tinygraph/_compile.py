@@ -849,19 +849,26 @@ def _forward_name(node, var, from_label, counters, out) -> str:
 def _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments) -> dict:
     """The lines of the values an op's forward and backward lines share (its ``emit_residuals``),
     each under a fresh variable; returns the op's names for them -> those variables."""
-    declared = node.rule.emit_residuals(ctx, *inputs)
+    # The op writes placeholders for its inputs, put in only after its own names were
+    # replaced: an input whose variable is called like one of the op's names (a Tensor
+    # named "total") is then never mistaken for it.
+    placeholders = [f"__input{i}__" for i in range(len(inputs))]
+    declared = node.rule.emit_residuals(ctx, *placeholders)
     if not isinstance(declared, dict) or not all(
-        isinstance(k, str) and _IDENTIFIER.fullmatch(k) and isinstance(v, str) for k, v in declared.items()
+        isinstance(k, str) and _IDENTIFIER.fullmatch(k) and not k.startswith("__") and k != "np"
+        and not keyword.iskeyword(k) and isinstance(v, str)
+        for k, v in declared.items()
     ):
         raise RuntimeError(
-            f"compile: the emit_residuals of op '{node.name}' must return a dict of identifiers to expressions "
-            f"(str), got {declared!r}"
+            f"compile: the emit_residuals of op '{node.name}' must return a dict of names (identifiers, not "
+            f"keywords, np or __...) to expressions (str), got {declared!r}"
         )
     held: dict = {}
     for local, text in declared.items():
-        # An expression reads the residuals before it by the op's names for them.
-        for earlier, variable in held.items():
-            text = re.sub(rf"(?<![.\w]){earlier}(?!\w)", variable, text)
+        # In one pass, so that a name is never replaced twice.
+        text = _READ_NAME.sub(lambda m: held.get(m.group(0), m.group(0)), text)
+        for placeholder, variable in zip(placeholders, inputs):
+            text = text.replace(placeholder, variable)
         if text in cse:
             held[local] = cse[text]
             continue

@@ -362,11 +362,13 @@ def test_residuals_of_the_same_application_twice_are_computed_once():
 
 
 @pytest.mark.parametrize("declared, message", [
-    (lambda x: [f"np.exp({x})"], "must return a dict of identifiers to expressions"),
-    (lambda x: {"not a name": f"np.exp({x})"}, "must return a dict of identifiers to expressions"),
-    (lambda x: {"e": 1.0}, "must return a dict of identifiers to expressions"),
+    (lambda x: [f"np.exp({x})"], "must return a dict of names"),
+    (lambda x: {"not a name": f"np.exp({x})"}, "must return a dict of names"),
+    (lambda x: {"lambda": f"np.exp({x})"}, "must return a dict of names"),
+    (lambda x: {"__e": f"np.exp({x})"}, "must return a dict of names"),
+    (lambda x: {"e": 1.0}, "must return a dict of names"),
     (lambda x: {"e": f"np.exp({x}, nonsense=1)"}, "wrote code that fails: np.exp"),
-], ids=["list", "bad name", "not text", "failing text"])
+], ids=["list", "bad name", "keyword", "dunder", "not text", "failing text"])
 def test_a_wrong_emit_residuals_is_an_error_naming_the_op(declared, message):
     class Bad(TwiceExp):
         name = "twice_exp_bad"
@@ -377,6 +379,22 @@ def test_a_wrong_emit_residuals_is_an_error_naming_the_op(declared, message):
     x = tg.Tensor([0.5, -1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=rf"^compile: the emit_residuals of op 'twice_exp_bad' {message}"):
         tg.compile(lambda t: Bad.apply(t).sum())(x)
+
+
+@pytest.mark.parametrize("name", ["top", "shifted", "exp", "total"])
+def test_an_input_called_like_a_residual_is_not_mistaken_for_it(name):
+    # cross_entropy's residual expressions read each other by these names; the logits'
+    # variable takes the Tensor's name.
+    rng = np.random.default_rng(1)
+    logits, labels = rng.standard_normal((4, 6)), rng.integers(0, 4, 6)
+    eager, compiled = tg.Tensor(logits, requires_grad=True), tg.Tensor(logits, requires_grad=True)
+    f = tg.compile(lambda z: tg.cross_entropy((z * 1.0).named(name), labels))
+    want, got = tg.cross_entropy(eager * 1.0, labels), f(compiled)
+    want.backward()
+    got.backward()
+    assert f"{name} = " in f.source
+    close(got.data, want.data)  # the loss is summed in another order: equal to rounding
+    np.testing.assert_array_equal(compiled.grad, eager.grad)
 
 
 def test_compiled_cross_entropy_computes_its_softmax_once_and_matches_eager_exactly():
