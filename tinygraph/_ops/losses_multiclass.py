@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from tinygraph._ops._base import Primitive, is_array
-from tinygraph._ops.softmax import _finite_max, class_axis, log_softmax, softmax
+from tinygraph._ops.softmax import _finite_max, class_axis, log_softmax, shifted_residuals, softmax
 from tinygraph._shapes import fmt
 
 
@@ -179,9 +179,7 @@ class CrossEntropy(Primitive):
         # Computed once in the compiled forward and read again by its backward, as the
         # eager op keeps its softmax: the shifted logits, their exponentials and the sums.
         axis, _, _ = self._geometry(ctx.parents[0].shape)
-        return {
-            "top": f"np.max({logits}, axis={axis}, keepdims=True)",
-            "shifted": f"{logits} - np.where(np.isfinite(top), top, 0)",  # as _finite_max: 0 where not finite
+        return shifted_residuals(logits, axis) | {
             "exp": "np.exp(shifted)",
             "total": f"np.sum(exp, axis={axis}, keepdims=True)",
         }

@@ -59,20 +59,15 @@ def log_softmax(z, axis: int):
     return stable_log_softmax(z, axis) if is_array(z) else LogSoftmax.apply(z, axis=axis)
 
 
-def _max_text(x: str, axes) -> str:
-    """The emitted form of ``_finite_max``."""
-    m = f"np.max({x}, axis={axes!r}, keepdims=True)"
-    return f"np.where(np.isfinite({m}), {m}, 0)"
-
-
-def _log_softmax_text(x: str, axis: int) -> str:
-    shifted = f"({x} - {_max_text(x, axis)})"
-    return f"({shifted} - np.log(np.sum(np.exp({shifted}), axis={axis}, keepdims=True)))"
-
-
-def _softmax_text(x: str, axis: int) -> str:
-    e = f"np.exp({x} - {_max_text(x, axis)})"
-    return f"({e} / np.sum({e}, axis={axis}, keepdims=True))"
+def shifted_residuals(x: str, axes) -> dict:
+    """The compiled form of ``x - _finite_max(x, axes)``, as ``emit_residuals`` of the ops
+    that shift by the maximum: the maximum, the shift (0 where the maximum is not finite)
+    and the shifted input, each computed once."""
+    return {
+        "top": f"np.max({x}, axis={axes!r}, keepdims=True)",
+        "shift": "np.where(np.isfinite(top), top, 0)",
+        "shifted": f"{x} - shift",
+    }
 
 
 class LogSumExp(Primitive):
@@ -123,10 +118,13 @@ class LogSumExp(Primitive):
         kept = _kept(ctx.parents[0].shape, self._axes(ctx.parents[0].shape))
         return g.reshape(kept) * np.exp(x - out.reshape(kept))
 
+    def emit_residuals(self, ctx, x):
+        return shifted_residuals(x, self._axes(ctx.parents[0].shape))
+
     def emit_forward(self, ctx, x):
-        axes = self._axes(ctx.parents[0].shape)
-        m = _max_text(x, axes)
-        return f"(np.log(np.sum(np.exp({x} - {m}), axis={axes!r}, keepdims=True)) + {m}).reshape({ctx.shape!r})"
+        axes, kept = self._axes(ctx.parents[0].shape), ctx.residuals
+        total = f"np.sum(np.exp({kept['shifted']}), axis={axes!r}, keepdims=True)"
+        return f"(np.log({total}) + {kept['shift']}).reshape({ctx.shape!r})"
 
     def emit_backward(self, ctx, g, x, out):
         kept = _kept(ctx.parents[0].shape, self._axes(ctx.parents[0].shape))
@@ -181,8 +179,12 @@ class Softmax(_AlongClassAxis):
         axis = self._axis(ctx.shape)
         return out * (g - (g * out).sum(axis=axis, keepdims=True))
 
+    def emit_residuals(self, ctx, x):
+        return shifted_residuals(x, self._axis(ctx.shape)) | {"exp": "np.exp(shifted)"}
+
     def emit_forward(self, ctx, x):
-        return _softmax_text(x, self._axis(ctx.shape))
+        exp = ctx.residuals["exp"]
+        return f"{exp} / np.sum({exp}, axis={self._axis(ctx.shape)}, keepdims=True)"
 
     def emit_backward(self, ctx, g, out):
         axis = self._axis(ctx.shape)
@@ -217,8 +219,12 @@ class LogSoftmax(_AlongClassAxis):
         axis = self._axis(ctx.shape)
         return g - np.exp(out) * g.sum(axis=axis, keepdims=True)
 
+    def emit_residuals(self, ctx, x):
+        return shifted_residuals(x, self._axis(ctx.shape))
+
     def emit_forward(self, ctx, x):
-        return _log_softmax_text(x, self._axis(ctx.shape))
+        shifted = ctx.residuals["shifted"]
+        return f"{shifted} - np.log(np.sum(np.exp({shifted}), axis={self._axis(ctx.shape)}, keepdims=True))"
 
     def emit_backward(self, ctx, g, out):
         axis = self._axis(ctx.shape)
