@@ -379,6 +379,8 @@ def main():
         parser.error("--sweep10-pass needs --sweep10")
     if args.sweep and args.part not in ("all", "binary"):
         parser.error("--sweep runs after the binary part: use --part all or --part binary")
+    if args.part == "none" and not args.sweep10:
+        parser.error("--part none runs nothing without --sweep10")
     IMG.mkdir(exist_ok=True)
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, numpy {np.__version__}")
     if args.part in ("all", "binary"):
