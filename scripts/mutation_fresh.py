@@ -33,7 +33,7 @@ IMPORT_TIME = (
 #: The tests that exercise Tensor's generated forms and the op registry.
 TESTS = (
     "tests/ops/test_functional.py", "tests/test_tensor.py", "tests/test_tensor_plumbing.py", "tests/ops/test_base.py",
-    "tests/test_ops_conventions.py", "tests/test_ops.py",
+    "tests/ops/test_elementwise.py", "tests/test_ops_conventions.py", "tests/test_ops.py",
 )
 SURVIVED = 0
 KILLED = 1

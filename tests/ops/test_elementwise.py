@@ -153,7 +153,8 @@ def test_relu_forward_equals_numpy_maximum_on_both_sides_of_the_fast_path(size, 
     lambda a: a.reshape(256, 256)[:, ::2],
     lambda a: a.reshape(16, 32, 8, 16),
     lambda a: a[: 128 * 256].reshape(128, 256).astype(">f8"),
-], ids=["C", "F", "strided", "4-D", "big-endian"])
+    lambda a: a[: 100 * 97].reshape(100, 97),  # C order, a size that is no multiple of the rows compared
+], ids=["C", "F", "strided", "4-D", "big-endian", "C, ragged"])
 def test_relu_of_large_arrays_in_any_layout_equals_numpy_maximum_and_leaves_the_input(make):
     x = make(np.random.default_rng(0).standard_normal(256 * 256))
     x_before = x.copy()
