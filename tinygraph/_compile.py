@@ -849,9 +849,10 @@ def _forward_name(node, var, from_label, counters, out) -> str:
 def _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments) -> dict:
     """The lines of the values an op's forward and backward lines share (its ``emit_residuals``),
     each under a fresh variable; returns the op's names for them -> those variables."""
-    # The op writes placeholders for its inputs, put in only after its own names were
-    # replaced: an input whose variable is called like one of the op's names (a Tensor
-    # named "total") is then never mistaken for it.
+    # The op writes placeholders for its inputs, put in with its own names in one pass
+    # over its text: a variable put in is never read again, so an input called like one
+    # of the op's names (a Tensor named "total") or like another placeholder (a parameter
+    # named "__input1__") is never mistaken for it.
     placeholders = [f"__input{i}__" for i in range(len(inputs))]
     declared = node.rule.emit_residuals(ctx, *placeholders)
     if not isinstance(declared, dict) or not all(
@@ -864,11 +865,9 @@ def _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments) -> dict:
             f"keywords, np or __...) to expressions (str), got {declared!r}"
         )
     held: dict = {}
+    given = dict(zip(placeholders, inputs))  # no op name starts with "__", so the two never clash
     for local, text in declared.items():
-        # In one pass, so that a name is never replaced twice.
-        text = _READ_NAME.sub(lambda m: held.get(m.group(0), m.group(0)), text)
-        for placeholder, variable in zip(placeholders, inputs):
-            text = text.replace(placeholder, variable)
+        text = _READ_NAME.sub(lambda m: held.get(m.group(0)) or given.get(m.group(0), m.group(0)), text)
         if text in cse:
             held[local] = cse[text]
             continue

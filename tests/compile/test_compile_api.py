@@ -397,6 +397,25 @@ def test_an_input_called_like_a_residual_is_not_mistaken_for_it(name):
     np.testing.assert_array_equal(compiled.grad, eager.grad)
 
 
+@pytest.mark.parametrize("name", ["__input1__", "x__input1__"])
+def test_an_input_called_like_another_inputs_placeholder_is_not_replaced_again(name):
+    # The placeholders went in one after the other: logits in a variable named
+    # "__input1__" became the target's variable, and the loss was computed from the
+    # probabilities alone, with no error (the shapes agree).
+    rng = np.random.default_rng(2)
+    logits, probs = rng.standard_normal((4, 6)), rng.dirichlet(np.ones(4), 6).T
+    eager = [tg.Tensor(logits, requires_grad=True), tg.Tensor(probs, requires_grad=True)]
+    compiled = [tg.Tensor(logits, requires_grad=True), tg.Tensor(probs, requires_grad=True)]
+    f = tg.compile(lambda z, p: tg.cross_entropy((z * 1.0).named(name), p))
+    want, got = tg.cross_entropy(eager[0] * 1.0, eager[1]), f(*compiled)
+    want.backward()
+    got.backward()
+    assert f"np.max({name}, " in f.source
+    close(got.data, want.data)
+    for c, e in zip(compiled, eager):
+        close(c.grad, e.grad)
+
+
 def test_compiled_cross_entropy_computes_its_softmax_once_and_matches_eager_exactly():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((10, 32))
