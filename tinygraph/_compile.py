@@ -867,6 +867,13 @@ def _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments) -> dict:
     held: dict = {}
     given = dict(zip(placeholders, inputs))  # no op name starts with "__", so the two never clash
     for local, text in declared.items():
+        # Any other name would read whatever variable of the listing is called so (a Tensor named "e").
+        stray = sorted(_loads(text) - {"np", *given, *held})
+        if stray:
+            raise RuntimeError(
+                f"compile: the emit_residuals of op '{node.name}' reads {', '.join(stray)} in {local!r} ({text}): an "
+                "expression may read np, the op's inputs (the names it was given) and the names declared before it"
+            )
         text = _READ_NAME.sub(lambda m: held.get(m.group(0)) or given.get(m.group(0), m.group(0)), text)
         if text in cse:
             held[local] = cse[text]
@@ -877,6 +884,15 @@ def _residual_lines(node, ctx, inputs, names, ns, cse, lines, comments) -> dict:
         lines.append(f"{name} = {text}")
         comments.append(f"{node.name}: {local} {fmt(np.shape(value))}")
     return held
+
+
+def _loads(text: str) -> set:
+    """The variables an expression reads (not attributes, not keyword arguments)."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:  # left to _evaluate, whose error shows the text
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def _evaluate(text: str, ns: dict, node, what: str):

@@ -381,6 +381,24 @@ def test_a_wrong_emit_residuals_is_an_error_naming_the_op(declared, message):
         tg.compile(lambda t: Bad.apply(t).sum())(x)
 
 
+@pytest.mark.parametrize("declared", [
+    lambda x: {"twice": "2.0 * e", "e": f"np.exp({x})"},  # a name read before it is declared
+    lambda x: {"e": "np.exp(x)", "twice": "2.0 * e"},  # the input guessed, not the name given
+], ids=["later name", "guessed input"])
+def test_a_residual_reading_a_name_it_was_not_given_is_an_error(declared):
+    # The name went into the listing as it was written, so it read the variable called
+    # so, an argument of 7s here: the sum was 28 (or 2 e^7 + 2 e^7), not 2 e^0.5 + 2 e^-1, with no error.
+    class Stray(TwiceExp):
+        name = "twice_exp_stray"
+
+        def emit_residuals(self, ctx, x):
+            return declared(x)
+
+    f = tg.compile(lambda t, e, x: Stray.apply(t).sum() + (e * x * 0.0).sum())
+    with pytest.raises(RuntimeError, match=r"^compile: the emit_residuals of op 'twice_exp_stray' reads [ex] in"):
+        f(tg.Tensor([0.5, -1.0], requires_grad=True), np.full(2, 7.0), np.full(2, 7.0))
+
+
 @pytest.mark.parametrize("name", ["top", "shifted", "exp", "total"])
 def test_an_input_called_like_a_residual_is_not_mistaken_for_it(name):
     # cross_entropy's residual expressions read each other by these names; the logits'
