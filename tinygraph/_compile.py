@@ -30,7 +30,10 @@ seen; giving one a new shape or switching its ``requires_grad`` needs a new
 ``tg.compile``.
 
 Ops skip their value checks in compiled code (numpy's warnings remain): a log of a
-negative number is NaN there, not a ValueError. ``backward(create_graph=True)`` through
+negative number is NaN there, not a ValueError. ``cross_entropy``'s class labels are the
+exception, because a bad one would not show: a label that is not a whole number in
+[0, C) would pick a wrong class, so the compiled line raises numpy's ValueError ("invalid
+entry in coordinates array") for it. ``backward(create_graph=True)`` through
 a compiled node runs ``fn`` again eagerly, so higher-order gradients stay exact.
 
 The emitter protocol, which every op in the table follows, is described on :class:`tinygraph.Op`.

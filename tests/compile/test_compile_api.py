@@ -434,6 +434,20 @@ def test_an_input_called_like_another_inputs_placeholder_is_not_replaced_again(n
         close(c.grad, e.grad)
 
 
+@pytest.mark.parametrize("bad", [-1.0, 2.5, -0.5, 4.0, np.nan, np.inf, 1e20])
+def test_compiled_cross_entropy_refuses_a_label_that_would_pick_a_wrong_class(bad):
+    # Compiled code skips value checks, but -1 would wrap to the last class and 2.5 become 2
+    # with no sign; the labels are an argument here, so they change after the trace.
+    logits = tg.Tensor(np.random.default_rng(2).standard_normal((4, 3)), requires_grad=True)
+    f = tg.compile(lambda z, y: tg.cross_entropy(z, y))
+    good = np.array([0.0, 3.0, 1.0])
+    f(logits, good).backward()
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError, match="invalid entry in coordinates array"):
+        f(logits, np.array([0.0, bad, 1.0]))
+    loss = f(logits, np.array([1.0, 2.0, 0.0]))  # new good labels still give eager's numbers
+    close(loss.item(), tg.cross_entropy(logits, np.array([1, 2, 0])).item())
+
+
 def test_compiled_cross_entropy_computes_its_softmax_once_and_matches_eager_exactly():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((10, 32))

@@ -178,11 +178,20 @@ class CrossEntropy(Primitive):
     def emit_residuals(self, ctx, logits, target):
         # Computed once in the compiled forward and read again by its backward, as the
         # eager op keeps its softmax: the shifted logits, their exponentials and the sums.
-        axis, _, _ = self._geometry(ctx.parents[0].shape)
-        return shifted_residuals(logits, axis) | {
+        shape = ctx.parents[0].shape
+        axis, classes, _ = self._geometry(shape)
+        kept = shifted_residuals(logits, axis) | {
             "exp": "np.exp(shifted)",
             "total": f"np.sum(exp, axis={axis}, keepdims=True)",
         }
+        if self._is_labels(shape, ctx.parents[1].shape, axis):
+            # Compiled code skips the ops' value checks, but a bad label would pick a wrong
+            # class with no sign (-1 wraps to the last class, 2.5 becomes 2). Every label
+            # that is not a whole number in [0, C) is moved out of range, where
+            # np.ravel_multi_index raises ("invalid entry in coordinates array").
+            whole = f"{target}.astype(np.intp) + {classes} * ({target} != np.floor({target}))"
+            kept["checked_labels"] = f"np.ravel_multi_index(({whole},), ({classes},))"
+        return kept
 
     def emit_forward(self, ctx, logits, target):
         shape = ctx.parents[0].shape
@@ -190,7 +199,7 @@ class CrossEntropy(Primitive):
         kept = ctx.residuals
         log_p = f"({kept['shifted']} - np.log({kept['total']}))"
         if self._is_labels(shape, ctx.parents[1].shape, axis):
-            picked = f"np.take_along_axis({log_p}, np.expand_dims({target}.astype(np.intp), {axis}), axis={axis})"
+            picked = f"np.take_along_axis({log_p}, np.expand_dims({kept['checked_labels']}, {axis}), axis={axis})"
             return f"np.asarray(-np.sum({picked}) / {samples}, dtype={logits}.dtype)"
         return f"np.asarray(-np.sum({target} * {log_p}) / {samples}, dtype={logits}.dtype)"
 
@@ -201,7 +210,8 @@ class CrossEntropy(Primitive):
         p = f"({kept['exp']} / {kept['total']})"  # the softmax, as the eager backward's probs
         if self._is_labels(shape, ctx.parents[1].shape, axis):
             classes_along = [-1 if i == axis else 1 for i in range(len(shape))]
-            onehot = f"(np.arange({classes}).reshape({tuple(classes_along)!r}) == np.expand_dims({target}, {axis}))"
+            labels = kept["checked_labels"]
+            onehot = f"(np.arange({classes}).reshape({tuple(classes_along)!r}) == np.expand_dims({labels}, {axis}))"
             return (f"{g} * ({p} - {onehot}) / {samples}", None)
         dz = f"{g} * ({p} * np.sum({target}, axis={axis}, keepdims=True) - {target}) / {samples}" if ctx.needs[0] else None
         log_p = f"({kept['shifted']} - np.log({kept['total']}))"
