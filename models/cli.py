@@ -312,7 +312,8 @@ def cmd_train(args) -> int:
             close()
         save_parameters(folder.path("params.npz"), network, data)
         shape = f"(filters {units[1]}, {units[2]})" if args.model == "cnn" else units
-        title = (f"{args.model} {shape} on {Path(data.name).stem}, {config['optimizer']} lr={lr:g}, init={args.init}"
+        # The network on one line, the settings on the next: the pictures wrap each line further if need be.
+        title = (f"{args.model} {shape} on {Path(data.name).stem}\n{config['optimizer']} lr={lr:g}, init={args.init}"
                  f"{_regularisation_words(weight_decay, dropout)}")
         save_cost_curve(folder.path("cost.png"), history.costs, title, n_classes=data.n_classes)
         classes_report = write_confusion(folder.path("confusion.png"), network, data, title) if ten else {}

@@ -13,8 +13,9 @@ import numpy as np
 
 from tinygraph._files import write_atomically
 from tinygraph.nn import FlowHistory
+from tinygraph_models.train import fit_title
 
-__all__ = ["plot_flow", "write_flow"]
+__all__ = ["flow_figure", "plot_flow", "write_flow"]
 
 
 def plot_flow(history, path, *, title: str | None = None) -> Path:
@@ -27,6 +28,7 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
     path : str or Path
         The picture; its suffix gives the format (``.png``, ``.svg``).
     title : str, optional
+        Wrapped to the figure's width (``train.fit_title``); a line break in it is kept.
 
     Layers whose gradients vanished or exploded at some epoch are named in the legend.
     A norm of exactly 0 (a dead layer, or every layer before one) has no place on a log
@@ -34,6 +36,19 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
     norm, rather than left out: a picture of dead layers must not look empty. Non-finite
     norms are left out (the warnings name them).
     """
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig = flow_figure(history, title=title)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def flow_figure(history, *, title: str | None = None):
+    """The figure :func:`plot_flow` writes (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display is needed or wanted
@@ -46,7 +61,6 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
         for verdict in ("vanishing", "exploding", "dead"):
             for name in report.get(verdict, []):
                 flagged.setdefault(name, verdict)
-    path = Path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     try:
         raw = {
@@ -72,14 +86,13 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("|dW| per layer (log scale)")
-        ax.set_title(title or "gradient norm per layer", fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(frameon=False, fontsize=8)
-        fig.tight_layout()
-        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
-    finally:
+        fit_title(ax, title or "gradient norm per layer", fontsize=10)
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return fig
 
 
 def write_flow(folder, history: FlowHistory, *, title: str | None = None) -> list:

@@ -568,23 +568,33 @@ def _pyplot():
     return plt
 
 
-def save_cost_curve(path: Path, costs: list, title: str, n_classes: int = 2) -> None:
-    """Plot the cost per epoch, with ln 2 (the cost of always answering 0.5) for reference.
+def cost_curve_figure(costs: list, title: str, n_classes: int = 2):
+    """The figure :func:`save_cost_curve` writes (the caller closes it).
 
-    For C classes the reference is ln C, the cost of answering 1/C for every class.
-    A cost that falls by more than a factor of 100 is drawn on a log scale, where its
-    last epochs stay readable instead of flattening onto the axis. The image format
-    follows ``path``'s suffix (``.png``, ``.svg``, ...).
+    Examples
+    --------
+    >>> fig = cost_curve_figure([0.7, 0.05, 0.001], "mlp [64, 512, 10] on digits10", n_classes=10)
+    >>> fig.axes[0].get_yscale(), fig.axes[0].get_title()
+    ('log', 'mlp [64, 512, 10] on digits10')
+    >>> _pyplot().close(fig)
     """
     plt = _pyplot()
     finite = [c for c in costs if math.isfinite(c) and c > 0]
     log_scale = bool(finite) and max(finite) / min(finite) > 100
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    try:
+        _draw_costs(ax, costs, title, n_classes, log_scale)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def _draw_costs(ax, costs, title, n_classes, log_scale) -> None:
     ax.plot(np.arange(1, len(costs) + 1), costs, color="#1f77b4", linewidth=1.6)
     chance = "ln 2 (a coin flip)" if n_classes == 2 else f"ln {n_classes} (a uniform guess among {n_classes} classes)"
     ax.axhline(math.log(n_classes), color="#999999", linewidth=0.8, linestyle="--", label=chance)
     ax.set_xlabel("epoch")
-    ax.set_title(title, fontsize=10)
     if log_scale:
         ax.set_yscale("log")
         ax.set_ylabel("cost (mean cross-entropy), log scale")
@@ -594,11 +604,152 @@ def save_cost_curve(path: Path, costs: list, title: str, n_classes: int = 2) -> 
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    fig.tight_layout()
+    fit_title(ax, title, fontsize=10)
+
+
+def save_cost_curve(path: Path, costs: list, title: str, n_classes: int = 2) -> None:
+    """Plot the cost per epoch, with ln 2 (the cost of always answering 0.5) for reference.
+
+    For C classes the reference is ln C, the cost of answering 1/C for every class.
+    A cost that falls by more than a factor of 100 is drawn on a log scale, where its
+    last epochs stay readable instead of flattening onto the axis.
+    The title is wrapped to the figure's width (:func:`fit_title`); a line break in it
+    is kept. The image format follows ``path``'s suffix (``.png``, ``.svg``, ...).
+    """
+    plt = _pyplot()
+    fig = cost_curve_figure(costs, title, n_classes)
     try:
         write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
     finally:
         plt.close(fig)
+
+
+def _split_outside_brackets(text: str, separator: str) -> list:
+    """``text`` cut at each ``separator`` that stands outside (), [] and {}; a "," separator stays with its piece."""
+    pieces, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        char = text[i]
+        depth += (char in "([{") - (char in ")]}")
+        if depth <= 0 and text.startswith(separator, i):
+            keep = separator.rstrip()  # "," of ", ", nothing of " "
+            pieces.append(text[start:i] + keep)
+            i += len(separator)
+            start = i
+            continue
+        i += 1
+    pieces.append(text[start:])
+    return [p for p in pieces if p]
+
+
+def wrap_to_width(text: str, width, room: float) -> str:
+    """``text`` with line breaks so that every line's ``width(line)`` is at most ``room``, where it can be.
+
+    Lines are broken after a comma first (between a title's settings), then at a space,
+    never inside brackets (a layer list stays whole), and only as a last resort inside a
+    word too wide for a line of its own. Of the ways to break into the fewest lines, the
+    one with the narrowest widest line is taken, so that lines come out about even.
+    Line breaks already in ``text`` are kept.
+
+    Examples
+    --------
+    >>> title = "mlp [64, 512, 10] on digits10, adam lr=0.003, init=he, weight decay 0.1, dropout 0.5"
+    >>> print(wrap_to_width(title, len, 60))
+    mlp [64, 512, 10] on digits10, adam lr=0.003,
+    init=he, weight decay 0.1, dropout 0.5
+    >>> print(wrap_to_width("deep [64, 30, 30, 30, 1] on digits", len, 30))
+    deep [64, 30, 30, 30, 1]
+    on digits
+    >>> print(wrap_to_width("a [1, 2, 3, 4] b", len, 5))
+    a [1,
+    2, 3,
+    4] b
+    >>> print(wrap_to_width("run /data/digits.npz", len, 8))
+    run
+    /data/di
+    gits.npz
+    """
+    def fits(line: str) -> bool:
+        return width(line) <= room
+
+    splits = (lambda t: _split_outside_brackets(t, ", "), lambda t: _split_outside_brackets(t, " "),
+              lambda t: [w for w in t.split(" ") if w])
+
+    def units(piece: str, level: int, joiner: str) -> list:
+        """``piece`` as (joiner before it, text) units that each fit, cut as coarsely as will do."""
+        if fits(piece) or len(piece) <= 1:
+            return [(joiner, piece)]
+        if level < len(splits):
+            parts = splits[level](piece)
+            return [u for k, part in enumerate(parts) for u in units(part, level + 1, joiner if k == 0 else " ")]
+        cut = next((n for n in range(len(piece) - 1, 1, -1) if fits(piece[:n])), 1)
+        return [(joiner, piece[:cut])] + units(piece[cut:], level, "")
+
+    return "\n".join(line for given in text.split("\n") for line in _even_lines(units(given, 0, ""), width, room))
+
+
+def _even_lines(pieces: list, width, room: float) -> list:
+    """``pieces`` ((joiner, text) pairs) on the fewest lines of width <= ``room``, the widest line as narrow as can be."""
+    n = len(pieces)
+
+    def line(i: int, j: int) -> str:
+        return pieces[i][1] + "".join(joiner + piece for joiner, piece in pieces[i + 1:j])
+
+    lines, start = 1, 0  # the fewest lines: fill each as far as it goes
+    for j in range(2, n + 1):
+        if width(line(start, j)) > room:
+            lines, start = lines + 1, j - 1
+    # best[k][j]: the narrowest widest line that puts pieces[:j] on k lines, and where its last line starts
+    best = [{0: (0.0, 0)}] + [{} for _ in range(lines)]
+    for k in range(1, lines + 1):
+        for j in range(1, n + 1):
+            for i, (widest, _) in best[k - 1].items():
+                if i >= j:
+                    continue
+                text = line(i, j)
+                wide = width(text)
+                if j - i > 1 and wide > room:  # one piece alone may be wider: nothing narrower was found
+                    continue
+                if j not in best[k] or max(widest, wide) < best[k][j][0]:
+                    best[k][j] = (max(widest, wide), i)
+    spans, j = [], n
+    for k in range(lines, 0, -1):
+        i = best[k][j][1]
+        spans.append((i, j))
+        j = i
+    return [line(i, j) for i, j in reversed(spans)]
+
+
+def fit_title(ax, title: str, *, fontsize: float) -> None:
+    """Set ``ax``'s title, wrapped (:func:`wrap_to_width`) so that all of it lies inside the figure, and lay
+    the figure out (``tight_layout``).
+
+    matplotlib centres a title on its axes and clips whatever runs past the figure's edges,
+    so a long title lost its first and last settings ("dropout 0.5" read "dropout 0").
+    The width a line may take is measured with the figure's renderer around the axes'
+    centre. The title is plain text: a ``$`` in a file name is not read as mathtext.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    ax.set_title(title, fontsize=fontsize, parse_math=False)
+    prop = ax.title.get_fontproperties()
+
+    def width_of(line: str) -> float:
+        return renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+
+    fig.tight_layout()
+    share = 1.0
+    for _ in range(6):
+        width = fig.bbox.width
+        box = ax.get_position()
+        centre = (box.x0 + box.x1) / 2 * width
+        room = share * (2 * min(centre, width - centre) - 0.02 * width)
+
+        ax.set_title(wrap_to_width(title, width_of, room), fontsize=fontsize, parse_math=False)
+        fig.tight_layout()
+        extent = ax.title.get_window_extent(renderer)
+        if extent.x0 >= fig.bbox.x0 and extent.x1 <= fig.bbox.x1:
+            return
+        share *= 0.9  # the layout moved the axes: measure again with less room
 
 
 def save_confusion_matrix(path: Path, matrix, classes, title: str) -> None:
@@ -616,16 +767,35 @@ def save_confusion_matrix(path: Path, matrix, classes, title: str) -> None:
     >>> path.read_bytes()[:4] == b"\\x89PNG"
     True
     """
+    plt = _pyplot()
+    fig = confusion_figure(matrix, classes, title)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
+    finally:
+        plt.close(fig)
+
+
+def confusion_figure(matrix, classes, title: str):
+    """The figure :func:`save_confusion_matrix` writes (the caller closes it)."""
     matrix = np.asarray(matrix)
     classes = [str(c) for c in classes]
     n = len(classes)
     if matrix.shape != (n, n):
         raise ValueError(f"save_confusion_matrix: a matrix of shape {matrix.shape} for {n} classes; expected ({n}, {n})")
-    totals = matrix.sum(axis=1, keepdims=True)
-    share = matrix / np.maximum(totals, 1)
     plt = _pyplot()
     size = min(9.0, 2.6 + 0.52 * n)
     fig, ax = plt.subplots(figsize=(size + 1.0, size), dpi=120)
+    try:
+        _draw_confusion(fig, ax, matrix, classes, title)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def _draw_confusion(fig, ax, matrix, classes, title) -> None:
+    n = len(classes)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     for i in range(n):
         for j in range(n):
@@ -638,13 +808,8 @@ def save_confusion_matrix(path: Path, matrix, classes, title: str) -> None:
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     right = int(np.trace(matrix))
-    ax.set_title(f"{title}\n{right} of {int(matrix.sum())} right; off the diagonal in red: the mistakes", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-    fig.tight_layout()
-    try:
-        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
-    finally:
-        plt.close(fig)
+    fit_title(ax, f"{title}\n{right} of {int(matrix.sum())} right; off the diagonal in red: the mistakes", fontsize=9)
 
 
 def write_confusion(path: Path, network, data: Dataset, title: str) -> dict:
@@ -663,7 +828,8 @@ def write_confusion(path: Path, network, data: Dataset, title: str) -> dict:
     """
     labels = np.asarray(data.test_y).ravel()
     matrix = multiclass.confusion_matrix(labels, network.predict(data.test_x), data.n_classes)
-    save_confusion_matrix(path, matrix, data.classes, f"{title}: test split")
+    head, newline, rest = title.partition("\n")  # the split belongs to the title's first line, the network's
+    save_confusion_matrix(path, matrix, data.classes, f"{head}: test split{newline}{rest}")
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
     return {
         "confusion_matrix": {"split": "test", "rows": "true class", "columns": "predicted class",
