@@ -1,6 +1,6 @@
-"""The pictures of a run folder (cost.png, flow.png, confusion.png) show their whole title: every
-setting of the run is in the title matplotlib holds, and the drawn title lies inside the figure,
-however long it is."""
+"""The pictures of a run folder (cost.png, flow.png, confusion.png) show their whole title and
+a readable cost axis: every setting of the run is in the title matplotlib holds, and the drawn
+title lies inside the figure, however long it is."""
 
 import matplotlib
 
@@ -90,5 +90,42 @@ def test_the_command_puts_every_setting_in_the_pictures_titles(tmp_path, capsys,
     fig = train.cost_curve_figure([1.0, 0.5], titles["cost"], n_classes=10)
     try:
         assert_whole_title(fig, fig.axes[0], LONG)
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the cost axis
+
+
+@pytest.mark.parametrize(
+    "costs, scale",
+    [
+        ([0.731, 0.105, 0.0626, 0.0492, 0.0162], "log"),  # the default MLP's: a 45-fold fall
+        ([0.74, 0.3, 0.1, 0.0246], "log"),  # the default deep net's, 30-fold
+        ([0.69, 0.5, 0.3, 0.1], "linear"),  # a 7-fold fall reads well on a linear axis
+        ([2.3026, 2.3026, 2.3025], "linear"),  # learned nothing: the flat line at ln 10, from 0
+    ],
+)
+def test_a_cost_that_spans_more_than_20_fold_is_drawn_on_a_log_scale(costs, scale):
+    fig = train.cost_curve_figure(costs, "t", n_classes=10)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_yscale() == scale
+        if scale == "linear":
+            assert ax.get_ylim()[0] == 0
+        else:  # ticks written as numbers (0.02), not as powers of ten
+            fig.canvas.draw()
+            labels = [t.get_text() for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True) if t.get_text()]
+            assert labels and all("10^" not in t and "$" not in t for t in labels), labels
+            assert "0.1" in labels
+    finally:
+        plt.close(fig)
+
+
+def test_a_one_epoch_cost_curve_is_not_blank():
+    fig = train.cost_curve_figure([0.73], "t", n_classes=10)
+    try:
+        (line,) = fig.axes[0].get_lines()[:1]
+        assert line.get_marker() == "o" and list(line.get_ydata()) == [0.73]
     finally:
         plt.close(fig)
