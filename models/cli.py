@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--weight-decay", type=_non_negative_float, metavar="LAMBDA",
         help="weight decay LAMBDA >= 0 on every weight and bias: decoupled for adam (AdamW: each step also shrinks them "
-             "by the factor 1 - lr*LAMBDA), an L2 term LAMBDA*W added to the gradient for gd and momentum "
+             "by the factor 1 - lr*LAMBDA, so lr*LAMBDA must be below 1), an L2 term LAMBDA*W added to the gradient "
+             "for gd and momentum "
              "(default: 1 for --model mlp with its own optimizer, adam; else 0)",
     )
     train.add_argument(
@@ -274,15 +275,19 @@ def _say(command: str, line: str) -> None:
 
 def cmd_train(args) -> int:
     from tinygraph_models.train import (
-        RunFolder, TrainingDiverged, at_chance, default_batch_size, fit, metrics_of, save_cost_curve, save_parameters,
-        write_confusion, write_metrics,
+        RunFolder, TrainingDiverged, adam_decay_problem, at_chance, default_batch_size, default_optimizer, fit,
+        metrics_of, save_cost_curve, save_parameters, too_large_words, write_confusion, write_metrics,
     )
 
     ten = args.model in multiclass.MODELS
     weight_decay, dropout = _regularisation(args)
+    lr, epochs = training_settings(args.model, args.optimizer, args.lr, args.epochs)
+    optimizer = default_optimizer(args.model) if args.optimizer is None else args.optimizer
+    problem = adam_decay_problem(lr, weight_decay, flags=True) if optimizer == "adam" else None
+    if problem is not None:  # refused before the data are read: no such run is meant
+        raise CLIError(problem)
     data = _load_data(args.data if args.data is not None else ("digits10" if ten else "digits"))
     units = _units(args.model, args.layers, data.n_features, data.name, data.n_classes)
-    lr, epochs = training_settings(args.model, args.optimizer, args.lr, args.epochs)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out if args.out is not None else Path("runs") / f"{stamp}-{args.model}-{Path(data.name).stem}"
     folder = RunFolder(out, overwrite=args.overwrite)
@@ -337,7 +342,8 @@ def cmd_train(args) -> int:
     print(f"train accuracy  {history.train_accuracy:.4f}")
     print(f"test accuracy   {history.test_accuracy:.4f}")
     C = data.n_classes
-    print(f"final cost      {history.final_cost:.6f}  (first {history.costs[0]:.6f}, ln {C} = {math.log(C):.6f})")
+    print(f"final cost      {_cost_text(history.final_cost)}  (first {_cost_text(history.costs[0])}, "
+          f"ln {C} = {math.log(C):.6f})")
     print(f"time            {history.seconds:.2f} s for {epochs} epochs")
     print(f"run folder      {final}/  {files}")
     if graph_problem is not None:
@@ -345,14 +351,28 @@ def cmd_train(args) -> int:
     for line in flow_warnings:
         _say("train", f"warning: {line}")
     if history.final_cost > history.costs[0]:
+        what, options = too_large_words(lr, optimizer, weight_decay)
         _say("train", f"warning: the cost rose from {history.costs[0]:.4g} to {history.final_cost:.4g}; "
-                      f"the learning rate {lr:g} is probably too large")
+                      f"{what} is probably too large; try a smaller {options}")
     elif at_chance(history, C):
-        tries = "more --epochs, another --lr" + (" or --init he" if args.init != "he" else " or --seed")
+        # The regularisation first: when it is on, it is the likeliest reason nothing was learned.
+        smaller = [f"a smaller --weight-decay (now {weight_decay:g})"] * bool(weight_decay) + (
+            [f"a smaller --dropout (now {dropout:g})"] * bool(dropout))
+        tries = ", ".join(smaller + ["more --epochs", "another --lr"]) + (
+            " or --init he" if args.init != "he" else " or --seed")
         guess = "0.5" if C == 2 else f"1/{C} for every class"
         _say("train", f"warning: the final cost {history.final_cost:.4f} is within 0.001 of ln {C} = {math.log(C):.4f}, "
                       f"what always answering {guess} costs: the network learned nothing; try {tries}")
     return 0
+
+
+def _cost_text(value: float) -> str:
+    """A cost with six decimals, or six significant digits when that would be too long or show nothing.
+
+    >>> _cost_text(0.0147), _cost_text(1.616e55), _cost_text(3.2e-7), _cost_text(0.0)
+    ('0.014700', '1.616e+55', '3.2e-07', '0.000000')
+    """
+    return f"{value:.6f}" if value == 0 or 1e-4 <= abs(value) < 1e4 else f"{value:.6g}"
 
 
 def _regularisation(args) -> tuple:

@@ -141,7 +141,8 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         NaNs on.
     ValueError
         For an unknown optimizer, epochs < 1, a batch size < 1, a learning rate that
-        is not > 0, a weight decay that is not a finite number >= 0, and for
+        is not > 0, a weight decay that is not a finite number >= 0 or, for "adam",
+        one with ``lr * weight_decay >= 1`` (:func:`adam_decay_problem`), and for
         ``compiled=True`` with a network that has a dropout layer.
 
     Examples
@@ -168,6 +169,11 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
     ):
         raise ValueError(f"batch_size must be a positive integer or None (the full batch), got {batch_size!r}")
     check_weight_decay(weight_decay, "train")
+    if optimizer == "adam" and isinstance(lr, numbers.Real):
+        problem = adam_decay_problem(lr, weight_decay)
+        if problem is not None:
+            raise ValueError(f"train: {problem}")
+    culprit = too_large_words(lr, optimizer, weight_decay)
     dropouts = _dropout_layers(network)
     if compiled and dropouts:
         raise ValueError(
@@ -189,14 +195,14 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
             if full_batch:
                 if flow is not None:
                     _record_flow(flow, network, X, Y, epoch, lr)
-                value = _step(cost_of, opt, X, Y, epoch, epochs, lr)
+                value = _step(cost_of, opt, X, Y, epoch, epochs, culprit)
             else:
                 total = 0.0
                 for k, (X_batch, Y_batch) in enumerate(batches(data.train_x, data.train_y, int(batch_size), rng=order)):
                     X_batch, Y_batch = tg.Tensor(X_batch, name="X"), tg.Tensor(Y_batch, name="Y")
                     if flow is not None and k == 0:
                         _record_flow(flow, network, X_batch, Y_batch, epoch, lr)
-                    total += _step(cost_of, opt, X_batch, Y_batch, epoch, epochs, lr) * Y_batch.shape[-1]
+                    total += _step(cost_of, opt, X_batch, Y_batch, epoch, epochs, culprit) * Y_batch.shape[-1]
                 value = total / data.n_train
             history.costs.append(value)
             if progress is not None:
@@ -205,7 +211,7 @@ def train(network: nets.Network, data: Dataset, *, epochs: int, lr: float, optim
         with tg.no_grad(), multiclass.in_mode(network.net, False):
             history.final_cost = network.cost(X, Y).item()
         if not math.isfinite(history.final_cost):
-            raise TrainingDiverged(_diverged(epochs + 1, epochs, history.final_cost, lr))
+            raise TrainingDiverged(_diverged(epochs + 1, epochs, history.final_cost, culprit))
         history.train_accuracy = network.accuracy(data.train_x, data.train_y)
         history.test_accuracy = network.accuracy(data.test_x, data.test_y)
     return history
@@ -244,13 +250,13 @@ def check_weight_decay(value, owner: str) -> float:
     return float(value)
 
 
-def _step(cost_of, opt, X, Y, epoch, epochs, lr) -> float:
-    """One update on ``X, Y``; returns the cost before it."""
+def _step(cost_of, opt, X, Y, epoch, epochs, culprit) -> float:
+    """One update on ``X, Y``; returns the cost before it. ``culprit``: :func:`too_large_words`."""
     opt.zero_grad()
     cost = cost_of(X, Y)
     value = cost.item()
     if not math.isfinite(value):
-        raise TrainingDiverged(_diverged(epoch, epochs, value, lr))
+        raise TrainingDiverged(_diverged(epoch, epochs, value, culprit))
     cost.backward()
     opt.step()
     return value
@@ -462,9 +468,67 @@ def fit(data: Dataset, model: str = "deep", *, layers=None, epochs=None, lr=None
     return network, history, config
 
 
-def _diverged(epoch: int, epochs: int, value: float, lr: float) -> str:
+def _diverged(epoch: int, epochs: int, value: float, culprit: tuple) -> str:
     when = f"at epoch {epoch} of {epochs}" if epoch <= epochs else f"after the last epoch ({epochs})"
-    return f"training diverged {when}: the cost is {value}; the learning rate {lr:g} is too large, try a smaller --lr"
+    what, options = culprit
+    return f"training diverged {when}: the cost is {value}; {what} is too large, try a smaller {options}"
+
+
+def too_large_words(lr: float, optimizer: str, weight_decay: float) -> tuple:
+    """``(what, options)`` to name when the cost runs away or rises: the learning rate, and with it
+    the weight decay when there is one, and the options that make them smaller.
+
+    The weight decay's share of a step is lr·λ for every optimizer; with it at 1 or more the
+    decay alone flips or zeroes the weights, whatever the learning rate's own step.
+
+    Examples
+    --------
+    >>> too_large_words(0.1, "gd", 0.0)
+    ('the learning rate 0.1', '--lr')
+    >>> what, options = too_large_words(1.0, "gd", 5.0)
+    >>> what
+    'the learning rate 1 with weight decay 5 (lr*λ = 5: each step multiplies every weight and bias by 1 - lr*λ = -4 before the gradient step)'
+    >>> options
+    '--weight-decay or --lr'
+    >>> too_large_words(0.01, "momentum", 3.0)[0]
+    'the learning rate 0.01 with weight decay 3 (lr*λ = 0.03, through the momentum)'
+    """
+    if not weight_decay:
+        return f"the learning rate {lr:g}", "--lr"
+    share = lr * weight_decay
+    if optimizer == "adam":
+        how = f": each step also multiplies every weight and bias by 1 - lr*λ = {1 - share:.3g}"
+    elif optimizer == "gd":
+        how = f": each step multiplies every weight and bias by 1 - lr*λ = {1 - share:.3g} before the gradient step"
+    else:  # momentum averages the decay's gradient λW with the others: no one factor per step
+        how = ", through the momentum"
+    return f"the learning rate {lr:g} with weight decay {weight_decay:g} (lr*λ = {share:.3g}{how})", "--weight-decay or --lr"
+
+
+def adam_decay_problem(lr: float, weight_decay: float, *, flags: bool = False) -> str | None:
+    """Why Adam cannot train with ``lr`` and ``weight_decay``, or None when it can.
+
+    Adam's decoupled decay multiplies every weight and bias by 1 - lr·λ at each step,
+    apart from the gradient's step: at lr·λ = 1 that zeroes them, above it flips their
+    signs (and from 2 on makes them grow), so the training is only noise. No such run
+    is meant, and the command refuses it before reading any data. ``flags`` names the
+    command's options instead of ``train``'s arguments.
+
+    Examples
+    --------
+    >>> adam_decay_problem(0.003, 1.0) is None
+    True
+    >>> print(adam_decay_problem(0.003, 700.0, flags=True))
+    --weight-decay 700 with adam at lr 0.003: lr*λ = 2.1 >= 1, so each step would multiply every weight and bias by 1 - lr*λ = -1.1 and flip their signs; choose --weight-decay below 1/lr = 333.333 or a smaller --lr
+    """
+    share = lr * weight_decay
+    if not share >= 1:
+        return None
+    effect = "zero them" if share == 1 else "flip their signs"
+    decay, rate = ("--weight-decay", "--lr") if flags else ("weight_decay", "lr")
+    return (f"{decay} {weight_decay:g} with adam at lr {lr:g}: lr*λ = {share:.3g} >= 1, so each step would multiply "
+            f"every weight and bias by 1 - lr*λ = {1 - share:.3g} and {effect}; choose {decay} below "
+            f"1/lr = {1 / lr:g} or a smaller {rate}")
 
 
 def _one_blas_thread():

@@ -161,7 +161,59 @@ def test_a_diverging_learning_rate_stops_with_the_epoch_and_writes_nothing(tmp_p
 def test_a_cost_that_rises_is_flagged(tmp_path, capsys):
     status, _, err = run(capsys, "train", "--lr", "1000", "--epochs", "20", "--out", str(tmp_path / "r"), "--quiet")
     assert status == 0
-    assert "warning: the cost rose from" in err and "the learning rate 1000 is probably too large" in err
+    assert "warning: the cost rose from" in err and "the learning rate 1000 is probably too large; try a smaller --lr" in err
+    assert "weight decay" not in err  # none was on: only the learning rate is named
+
+
+def test_a_diverging_run_with_weight_decay_names_the_decay_too(tmp_path, capsys):
+    status, out, err = run(capsys, "train", "--weight-decay", "1e6", "--epochs", "10", "--out", str(tmp_path / "r"),
+                           "--quiet")
+    assert_one_line_error(
+        status, errors_only(err), "training diverged at epoch", "the learning rate 0.1 with weight decay 1e+06 (lr*λ = 1e+05: "
+        "each step multiplies every weight and bias by 1 - lr*λ = -1e+05 before the gradient step) is too large, "
+        "try a smaller --weight-decay or --lr", command="train")
+    assert status == 2 and out == ""
+
+
+def test_a_cost_that_rises_with_weight_decay_names_the_decay_and_is_printed_readably(tmp_path, capsys):
+    # GD's L2 step with lr*λ = 2.5 multiplies the weights by -1.5 each epoch: the cost grows to ~1e10, still finite.
+    status, out, err = run(capsys, "train", "--model", "logistic", "--weight-decay", "25", "--epochs", "60",
+                           "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0, err
+    final = json.loads((tmp_path / "r" / "metrics.json").read_text())["final_cost"]
+    assert 1e8 < final < 1e14
+    assert f"final cost      {final:.6g}  (" in out  # six significant digits, not a 14-digit number with 6 decimals
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert warning.endswith(
+        "the learning rate 0.1 with weight decay 25 (lr*λ = 2.5: each step multiplies every weight and bias by "
+        "1 - lr*λ = -1.5 before the gradient step) is probably too large; try a smaller --weight-decay or --lr")
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--model", "mlp", "--weight-decay", "700"],
+         "--weight-decay 700 with adam at lr 0.003: lr*λ = 2.1 >= 1, so each step would multiply every weight and bias "
+         "by 1 - lr*λ = -1.1 and flip their signs; choose --weight-decay below 1/lr = 333.333 or a smaller --lr"),
+        (["--model", "logistic", "--optimizer", "adam", "--lr", "0.5", "--weight-decay", "2"],
+         "lr*λ = 1 >= 1, so each step would multiply every weight and bias by 1 - lr*λ = 0 and zero them"),
+        (["--model", "mlp", "--lr", "1", "--weight-decay", "1"], "--weight-decay 1 with adam at lr 1: lr*λ = 1 >= 1"),
+    ],
+)
+def test_adam_with_lr_times_weight_decay_of_1_or_more_is_refused_before_the_data_are_read(tmp_path, capsys, argv,
+                                                                                          fragment):
+    status, out, err = run(capsys, "train", *argv, "--data", str(tmp_path / "no-such-file.npz"), "--quiet",
+                           "--out", str(tmp_path / "r"))
+    assert status == 2 and out == ""
+    assert_one_line_error(status, err, fragment, command="train")
+    assert not (tmp_path / "r").exists()
+
+
+def test_gd_may_take_lr_times_weight_decay_of_1_or_more(tmp_path, capsys):
+    # GD's L2 term is part of the cost being minimised: lr*λ in [1, 2) still converges, so it is not refused.
+    status, _, err = run(capsys, "train", "--model", "logistic", "--weight-decay", "15", "--epochs", "5", "--quiet",
+                         "--out", str(tmp_path / "r"))
+    assert status == 0, err
 
 
 # --------------------------------------------------------------------------- bad input
@@ -405,6 +457,16 @@ def test_training_that_ends_at_chance_level_is_flagged(tmp_path, capsys):
     ]
     status, _, err = run(capsys, "train", "--model", "logistic", "--epochs", "50", "--out", str(tmp_path / "s"), "--quiet")
     assert status == 0 and "warning" not in err
+
+
+def test_learning_nothing_with_weight_decay_or_dropout_names_them_first(tmp_path, capsys):
+    # Momentum's L2 term with λ = 50 holds the MLP's weights at 0: the cost stays at ln 10.
+    status, _, err = run(capsys, "train", "--model", "mlp", "--optimizer", "momentum", "--weight-decay", "50",
+                         "--dropout", "0.2", "--epochs", "5", "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0, err
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert "the network learned nothing; try a smaller --weight-decay (now 50), a smaller --dropout (now 0.2), " \
+           "more --epochs, another --lr or --seed" in warning
 
 
 # --------------------------------------------------------------------------- one error prefix

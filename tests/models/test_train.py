@@ -341,6 +341,40 @@ def test_a_bad_weight_decay_is_refused_before_training(cancer, bad):
             train.fit(cancer, "logistic", epochs=3, weight_decay=bad)
 
 
+@pytest.mark.parametrize("lr, decay", [(0.003, 700.0), (0.5, 2.0), (0.1, 10.0)])
+def test_adam_refuses_a_weight_decay_whose_step_flips_or_zeroes_the_weights(cancer, lr, decay):
+    seen = []
+    with pytest.raises(ValueError, match=rf"^train: weight_decay {decay:g} with adam at lr {lr:g}: lr\*λ = .* >= 1"):
+        train.train(nets.build("logistic", [30, 1]), cancer, epochs=3, lr=lr, optimizer="adam", weight_decay=decay,
+                    progress=lambda *a: seen.append(a))
+    assert seen == []
+    with pytest.raises(ValueError, match=r"^train: weight_decay .* choose weight_decay below 1/lr"):
+        train.fit(cancer, "logistic", epochs=3, lr=lr, optimizer="adam", weight_decay=decay)
+    # just under 1 trains; GD and momentum take the same numbers (their L2 term is part of the cost)
+    train.train(nets.build("logistic", [30, 1]), cancer, epochs=1, lr=lr, optimizer="adam", weight_decay=0.99 / lr)
+    for optimizer in ("gd", "momentum"):
+        train.train(nets.build("logistic", [30, 1]), cancer, epochs=1, lr=lr, optimizer=optimizer, weight_decay=decay)
+
+
+@pytest.mark.parametrize(
+    "optimizer, words",
+    [
+        ("gd", "the learning rate 1 with weight decay 1e+08 (lr*λ = 1e+08: each step multiplies every weight and bias "
+               "by 1 - lr*λ = -1e+08 before the gradient step) is too large, try a smaller --weight-decay or --lr"),
+        ("momentum", "the learning rate 1 with weight decay 1e+08 (lr*λ = 1e+08, through the momentum) is too large, "
+                     "try a smaller --weight-decay or --lr"),
+    ],
+)
+def test_divergence_with_weight_decay_names_it(cancer, optimizer, words):
+    with pytest.raises(train.TrainingDiverged, match="^training diverged at epoch") as caught:
+        train.train(nets.build("logistic", [30, 1], seed=0), cancer, epochs=200, lr=1.0, optimizer=optimizer,
+                    weight_decay=1e8)
+    assert str(caught.value).endswith(words)
+    with pytest.raises(train.TrainingDiverged) as caught:
+        train.train(nets.build("deep", [30, 5, 3, 1], seed=0), cancer, epochs=20, lr=1e300)
+    assert str(caught.value).endswith("the cost is nan; the learning rate 1e+300 is too large, try a smaller --lr")
+
+
 def test_binary_models_refuse_dropout_and_record_no_regularisation(cancer):
     with pytest.raises(ValueError, match=r"^fit: --model deep has no dropout layer to apply dropout 0.2 to; "
                                          r"only --model mlp takes --dropout$"):
