@@ -23,6 +23,8 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import datetime as _dt  # noqa: E402
 import math  # noqa: E402
+import select  # noqa: E402
+import stat  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -510,6 +512,7 @@ def cmd_predict(args) -> int:
     result = predict(run, load_inputs(args.data, args.split))
     if args.out is None:
         write_predictions(sys.stdout, result)
+        sys.stdout.flush()  # a reader that stopped early (| head) is found now, before the summary is printed
         summary = lambda line: _say("predict", " ".join(line.split()))  # noqa: E731 - stdout holds the CSV
     else:
         if args.out.exists() and not args.overwrite:
@@ -549,6 +552,44 @@ def _command_named(argv) -> str | None:
     return None
 
 
+#: The exit status of a command whose output pipe was closed: 128 + SIGPIPE (13), what the shell
+#: reports for any program the signal stops (``seq 100000 | head -1`` under ``set -o pipefail``).
+BROKEN_PIPE_STATUS = 141
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it: only then is a BrokenPipeError the
+    user's ``| head`` and not a failure (of a subprocess's pipe, say) to report."""
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stdout (captured, closed)
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return False
+    if not hasattr(select, "poll"):
+        return True  # no way to ask (Windows): a pipe it is, and the error came from it most likely
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _stop_quietly() -> int:
+    """After the reader of stdout went away (``tinygraph predict ... | head -2``): no message, status 141.
+
+    What is still buffered for stdout can never be delivered; stdout is pointed at the null
+    device so that the interpreter's flush at exit does not fail again and print
+    "Exception ignored ... BrokenPipeError".
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return BROKEN_PIPE_STATUS
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -561,11 +602,15 @@ def main(argv=None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush ("Exception ignored")
+        return status
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the one-line rule for every error
+        if isinstance(err, BrokenPipeError) and _stdout_reader_gone():
+            return _stop_quietly()
         if debug and not isinstance(err, CLIError):
             raise
         message = " ".join(str(err).split()) or type(err).__name__

@@ -4,7 +4,11 @@ import csv
 import io
 import json
 import os
+import shlex
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +159,48 @@ def test_bad_new_samples(trained, tmp_path, capsys, arrays, fragment):
 def test_load_run_errors_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         load_run(tmp_path / "nothing")
+
+
+# --------------------------------------------------------------------------- a reader that stops early
+
+
+def installed_command():
+    path = Path(sys.executable).with_name("tinygraph")
+    assert path.exists(), f"the `tinygraph` command is not installed next to {sys.executable}"
+    return str(path)
+
+
+@pytest.mark.parametrize("split", ["test", "all"])  # 3.5 KB, within one buffer (found at the flush); 14 KB, past it
+def test_output_into_a_closed_pipe_stops_quietly_with_status_141(trained, split):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write: deterministic, unlike racing `head`
+    try:
+        result = subprocess.run([installed_command(), "predict", str(trained), "--data", "breast-cancer", "--split", split],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert result.returncode == cli.BROKEN_PIPE_STATUS == 141
+    assert result.stderr == ""  # no "error: [Errno 32] Broken pipe", no "Exception ignored", no summary
+
+
+def test_head_reads_the_first_lines_and_nothing_is_said(trained):
+    command = f"{shlex.quote(installed_command())} predict {shlex.quote(str(trained))} --data breast-cancer --split all"
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -2"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.splitlines()[0] == "sample,probability,prediction,class,label"
+    assert len(result.stdout.splitlines()) == 2
+    # Whether the command still had rows to write when head left depends on timing: 0 or 141, never 1.
+    assert result.returncode in (0, 141)
+    assert "error" not in result.stderr and "Broken pipe" not in result.stderr and "Exception" not in result.stderr
+
+
+def test_a_broken_pipe_that_is_not_stdouts_is_an_error(trained, capsys, monkeypatch):
+    import tinygraph_models.predict as predict_module
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(predict_module, "load_run", broken)
+    status, out, err = run(capsys, "predict", str(trained), "--data", "breast-cancer")
+    assert status == 1 and out == ""
+    assert err.strip() == "tinygraph predict: error: [Errno 32] Broken pipe"
