@@ -205,7 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="spell the cost as the document's graph draws it, sigmoid then cross-entropy (default: one fused op from Z)",
     )
 
-    predict = commands.add_parser("predict", help="classify data with a trained run folder")
+    predict = commands.add_parser(
+        "predict", help="classify data with a trained run folder",
+        description="Classify data with a trained run folder. The CSV has the columns sample, probability, prediction, "
+                    "class and, when the data have labels, label. probability is P(class 1) for a run of a binary "
+                    "network (logistic, shallow, deep) and the probability of the predicted class for a softmax, mlp "
+                    "or cnn run.",
+    )
     predict.add_argument("run", type=Path, metavar="RUN", help="a run folder written by `tinygraph train` (it holds params.npz)")
     predict.add_argument(
         "--data", required=True,

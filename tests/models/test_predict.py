@@ -50,6 +50,23 @@ def test_predicting_the_runs_own_test_split_gives_its_recorded_accuracy(trained,
     assert err.startswith("tinygraph predict: 142 samples of breast-cancer (test split) classified by")
 
 
+def test_a_binary_runs_probability_is_that_of_class_1(trained, capsys):
+    _, out, _ = run(capsys, "predict", str(trained), "--data", "breast-cancer")
+    table = rows(out)
+    # P(class 1): above 0.5 exactly where class 1 is predicted, so the benign rows read below 0.5
+    assert all((float(r["probability"]) > 0.5) == (r["prediction"] == "1") for r in table)
+    assert {r["prediction"] for r in table} == {"0", "1"}
+    assert min(float(r["probability"]) for r in table) < 0.1
+
+
+def test_the_help_says_what_probability_means(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--help"])
+    words = " ".join(capsys.readouterr().out.split())
+    assert "probability is P(class 1) for a run of a binary network (logistic, shallow, deep)" in words
+    assert "the probability of the predicted class for a softmax, mlp or cnn run" in words
+
+
 def test_the_train_split_and_all(trained, capsys):
     metrics = json.loads((trained / "metrics.json").read_text())
     status, out, _ = run(capsys, "predict", str(trained), "--data", "breast-cancer", "--split", "train")
