@@ -301,7 +301,8 @@ def cmd_train(args) -> int:
     folder = RunFolder(out, overwrite=args.overwrite)
     try:
         batch_size = default_batch_size(args.model) if args.batch_size is None else args.batch_size
-        batches = "" if batch_size is None or batch_size >= data.n_train else f", batches of {batch_size}"
+        full_batch = batch_size is None or batch_size >= data.n_train
+        batches = "" if full_batch else f", batches of {batch_size}"
         what = f"{args.model} net {units}"
         if args.model == "cnn":
             what = multiclass.cnn_layout(multiclass.image_side(data.n_features), n_classes=data.n_classes)
@@ -350,7 +351,11 @@ def cmd_train(args) -> int:
     print(f"train accuracy  {history.train_accuracy:.4f}")
     print(f"test accuracy   {history.test_accuracy:.4f}")
     C = data.n_classes
-    print(f"final cost      {_cost_text(history.final_cost)}  (first {_cost_text(history.costs[0])}, "
+    # Full batch: costs[0] is the cost before the first update. Mini-batches: the mean over the first
+    # epoch, while the weights were already learning (the MLP's reads 0.73 against ln 10 = 2.30).
+    first = "before training" if full_batch else "first epoch's mean"
+    first += " with dropout" if dropout else ""
+    print(f"final cost      {_cost_text(history.final_cost)}  ({first} {_cost_text(history.costs[0])}, "
           f"ln {C} = {math.log(C):.6f})")
     print(f"time            {history.seconds:.2f} s for {epochs} epochs")
     print(f"run folder      {final}/  {files}")
@@ -360,7 +365,7 @@ def cmd_train(args) -> int:
         _say("train", f"warning: {line}")
     if history.final_cost > history.costs[0]:
         what, options = too_large_words(lr, optimizer, weight_decay)
-        _say("train", f"warning: the cost rose from {history.costs[0]:.4g} to {history.final_cost:.4g}; "
+        _say("train", f"warning: the cost rose from {history.costs[0]:.4g} ({first}) to {history.final_cost:.4g}; "
                       f"{what} is probably too large; try a smaller {options}")
     elif at_chance(history, C):
         # The regularisation first: when it is on, it is the likeliest reason nothing was learned.

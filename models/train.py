@@ -72,7 +72,7 @@ class TrainingDiverged(RuntimeError):
 class History:
     """What one training run measured."""
 
-    costs: list = field(default_factory=list)  # cost before each update
+    costs: list = field(default_factory=list)  # per epoch: before its update (full batch), or its batches' mean
     train_accuracy: float = float("nan")
     test_accuracy: float = float("nan")
     final_cost: float = float("nan")

@@ -161,7 +161,8 @@ def test_a_diverging_learning_rate_stops_with_the_epoch_and_writes_nothing(tmp_p
 def test_a_cost_that_rises_is_flagged(tmp_path, capsys):
     status, _, err = run(capsys, "train", "--lr", "1000", "--epochs", "20", "--out", str(tmp_path / "r"), "--quiet")
     assert status == 0
-    assert "warning: the cost rose from" in err and "the learning rate 1000 is probably too large; try a smaller --lr" in err
+    assert "warning: the cost rose from 0.7354 (before training) to " in err
+    assert "the learning rate 1000 is probably too large; try a smaller --lr" in err
     assert "weight decay" not in err  # none was on: only the learning rate is named
 
 
@@ -439,6 +440,23 @@ def test_a_batch_as_big_as_the_data_is_the_documents_full_batch(tmp_path, capsys
         assert run(capsys, "train", "--model", "logistic", "--epochs", "5", "--out", str(tmp_path / out), "--quiet", *extra)[0] == 0
     full, big = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("full", "big"))
     assert full["cost_every_epoch"] == big["cost_every_epoch"]
+
+
+@pytest.mark.parametrize(
+    "argv, label",
+    [
+        (["--model", "logistic"], "before training"),  # the full batch: the cost before the first update
+        (["--model", "logistic", "--batch-size", "2000"], "before training"),  # a batch of all 1348 is the full batch
+        (["--model", "logistic", "--batch-size", "100"], "first epoch's mean"),  # learning while it was measured
+        (["--model", "mlp", "--layers", "64,8,10", "--dropout", "0.5"], "first epoch's mean with dropout"),
+    ],
+)
+def test_the_summary_says_what_its_first_cost_is(tmp_path, capsys, argv, label):
+    status, out, err = run(capsys, "train", *argv, "--epochs", "1", "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    C = 10 if "mlp" in argv else 2
+    assert f"final cost      {metrics['final_cost']:.6f}  ({label} {metrics['first_cost']:.6f}, ln {C} = " in out
 
 
 def test_batch_size_must_be_positive(tmp_path, capsys):
