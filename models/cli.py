@@ -357,7 +357,7 @@ def cmd_train(args) -> int:
     first += " with dropout" if dropout else ""
     print(f"final cost      {_cost_text(history.final_cost)}  ({first} {_cost_text(history.costs[0])}, "
           f"ln {C} = {math.log(C):.6f})")
-    print(f"time            {history.seconds:.2f} s for {epochs} epochs")
+    print(f"time            {history.seconds:.2f} s for {epochs} epoch{'' if epochs == 1 else 's'}")
     print(f"run folder      {final}/  {files}")
     if graph_problem is not None:
         print(f"graph           skipped: {graph_problem}")

@@ -457,6 +457,12 @@ def test_the_summary_says_what_its_first_cost_is(tmp_path, capsys, argv, label):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     C = 10 if "mlp" in argv else 2
     assert f"final cost      {metrics['final_cost']:.6f}  ({label} {metrics['first_cost']:.6f}, ln {C} = " in out
+    assert "time            " in out and " s for 1 epoch\n" in out  # not "1 epochs"
+
+
+def test_the_summary_counts_epochs_in_the_plural(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--model", "logistic", "--epochs", "2", "--out", str(tmp_path / "r"), "--quiet")
+    assert status == 0 and " s for 2 epochs\n" in out
 
 
 def test_batch_size_must_be_positive(tmp_path, capsys):
