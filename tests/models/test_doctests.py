@@ -14,7 +14,6 @@ import pytest
 import tinygraph_models
 
 WITHOUT_EXAMPLES = {
-    "tinygraph_models.cli": "the command line: tests/models/test_cli.py runs it as a user would",
     "tinygraph_models.render": "writes SVG files with Graphviz: tests/models/test_render.py runs it",
     "tinygraph_models.document": "the article's code as written, wrong on purpose: tests/models/test_errata.py runs it",
     "tinygraph_models.datasets": "a package holding data files",
