@@ -143,6 +143,21 @@ def test_repeated_rows_accumulate_in_the_inputs_dtype_in_order():
     assert rows.grad.tolist() == [[0.0] * 3, [1e8] * 3]
 
 
+@pytest.mark.parametrize("shape", [(5,), (5, 1), (5, 1, 1), (5, 2)], ids=str)
+def test_negative_and_positive_indices_of_one_row_add_up_together(shape):
+    # -1 and 4 name the same row: the scatter (whose one-column case hands the indices to
+    # np.add.at as they are) must add both there, and nothing anywhere else.
+    x = tg.Tensor(np.zeros(shape), requires_grad=True)
+    index = np.array([-1, 4, 0, -5, -1, 2])
+    g = np.arange(1.0, 7.0).reshape((6,) + (1,) * (len(shape) - 1)) * np.ones((6,) + shape[1:])
+    x[index].backward(g)
+    want = np.zeros(shape)
+    for i, gi in zip(index, g):
+        want[i] += gi
+    np.testing.assert_array_equal(x.grad, want)
+    assert want[4].ravel()[0] == 1.0 + 2.0 + 5.0 and want[0].ravel()[0] == 3.0 + 4.0
+
+
 def test_indexing_gradient_under_create_graph_is_recorded_and_keeps_the_dtype():
     x = tg.Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
     (gx,) = tg.grad((x[[1, 1, 0], 2] ** 2).sum(), [x], create_graph=True)

@@ -121,8 +121,13 @@ def scatter_add(index: tuple, shape: tuple, values: np.ndarray, dtype) -> np.nda
         np.add.at(out, index, values)
     elif rows.size:
         row = int(np.prod(shape[1:], dtype=np.int64))
-        first = rows.reshape(-1) % shape[0]
-        flat = first if row == 1 else (first[:, None] * row + np.arange(row)).reshape(-1)
+        if row == 1:
+            # The flat positions are the indices themselves: np.add.at takes negative ones as
+            # indexing does, so no array of positions is made (one of 10^5 indices is 800 kB).
+            flat = rows.reshape(-1)
+        else:
+            first = rows.reshape(-1) % shape[0]
+            flat = (first[:, None] * row + np.arange(row)).reshape(-1)
         np.add.at(out.reshape(-1), flat, np.broadcast_to(values, rows.shape + tuple(shape[1:])).reshape(-1))
     return out
 
