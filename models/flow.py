@@ -13,7 +13,7 @@ import numpy as np
 
 from tinygraph._files import write_atomically
 from tinygraph.nn import FlowHistory
-from tinygraph_models.train import fit_title
+from tinygraph_models.train import drawn_figure, fit_title
 
 __all__ = ["flow_figure", "plot_flow", "write_flow"]
 
@@ -49,11 +49,6 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
 
 def flow_figure(history, *, title: str | None = None):
     """The figure :func:`plot_flow` writes (the caller closes it)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display is needed or wanted
-    import matplotlib.pyplot as plt
-
     data = history.as_dict() if isinstance(history, FlowHistory) else dict(history)
     epochs = np.asarray(data["epochs"], dtype=float)
     flagged = {}
@@ -61,8 +56,8 @@ def flow_figure(history, *, title: str | None = None):
         for verdict in ("vanishing", "exploding", "dead"):
             for name in report.get(verdict, []):
                 flagged.setdefault(name, verdict)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    try:
+
+    def draw(fig, ax):
         raw = {
             name: np.array([v if v is not None and math.isfinite(v) else np.nan for v in norms], dtype=float)
             for name, norms in data["grad_norm"].items()
@@ -89,10 +84,8 @@ def flow_figure(history, *, title: str | None = None):
         ax.grid(alpha=0.3, which="both")
         ax.legend(frameon=False, fontsize=8)
         fit_title(ax, title or "gradient norm per layer", fontsize=10)
-    except BaseException:
-        plt.close(fig)
-        raise
-    return fig
+
+    return drawn_figure((6.4, 4.0), draw)
 
 
 def write_flow(folder, history: FlowHistory, *, title: str | None = None) -> list:

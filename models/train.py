@@ -632,6 +632,19 @@ def _pyplot():
     return plt
 
 
+def drawn_figure(figsize, draw):
+    """A new figure with ``draw(fig, ax)`` done on it, closed again if drawing fails
+    (pyplot keeps every open figure alive until it is closed)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=figsize, dpi=120)
+    try:
+        draw(fig, ax)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
+
+
 #: A cost that spans more than this factor is drawn on a log scale (see :func:`cost_curve_figure`).
 LOG_SCALE_SPAN = 20
 
@@ -646,18 +659,11 @@ def cost_curve_figure(costs: list, title: str, n_classes: int = 2):
     ('log', 'mlp [64, 512, 10] on digits10')
     >>> _pyplot().close(fig)
     """
-    plt = _pyplot()
     finite = [c for c in costs if math.isfinite(c) and c > 0]
     # A default MLP run falls 45-fold, nearly all of it in the first epochs: on a linear
     # axis its last 27 epochs lie flat on the zero line.
     log_scale = bool(finite) and max(finite) / min(finite) > LOG_SCALE_SPAN
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    try:
-        _draw_costs(ax, costs, title, n_classes, log_scale)
-    except BaseException:
-        plt.close(fig)
-        raise
-    return fig
+    return drawn_figure((6.4, 4.0), lambda fig, ax: _draw_costs(ax, costs, title, n_classes, log_scale))
 
 
 def _draw_costs(ax, costs, title, n_classes, log_scale) -> None:
@@ -867,15 +873,8 @@ def confusion_figure(matrix, classes, title: str):
     n = len(classes)
     if matrix.shape != (n, n):
         raise ValueError(f"save_confusion_matrix: a matrix of shape {matrix.shape} for {n} classes; expected ({n}, {n})")
-    plt = _pyplot()
     size = min(9.0, 2.6 + 0.52 * n)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size), dpi=120)
-    try:
-        _draw_confusion(fig, ax, matrix, classes, title)
-    except BaseException:
-        plt.close(fig)
-        raise
-    return fig
+    return drawn_figure((size + 1.0, size), lambda fig, ax: _draw_confusion(fig, ax, matrix, classes, title))
 
 
 def _draw_confusion(fig, ax, matrix, classes, title) -> None:

@@ -333,6 +333,7 @@ def test_residuals_are_computed_once_in_the_forward_and_read_by_the_backward():
     f = tg.compile(lambda t: TwiceExp.apply(t).sum())
     f(x).backward()
     close(x.grad, 2.0 * np.exp(x.data))
+    assert gradcheck(f, x.data)  # the compiled gradient against central differences of the compiled forward
     source = f.source
     assert source.count("np.exp(") == 1
     assert "e = np.exp(t)" in source and "twice = 2.0 * e" in source

@@ -6,11 +6,17 @@ in full."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tinygraph as tg
 from tinygraph.testing import gradcheck, gradgradcheck
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the op table's loop oracles
+from test_ops import _windows_loop  # noqa: E402
 
 RNG = np.random.default_rng(20261129)
 
@@ -44,18 +50,6 @@ def _conv_loops(x, w, b, stride, padding):
             patch = xp[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw]
             out[:, :, p, q] = np.einsum("ncij,fcij->nf", patch, w)
     return out if b is None else out + b.reshape(1, -1, 1, 1)
-
-
-def _windows_loops(x, kernel, stride, padding):
-    xp = _pad(x, padding)
-    kh, kw = kernel
-    sh, sw = stride
-    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
-    out = np.zeros(x.shape[:2] + (ho, wo, kh, kw))
-    for p in range(ho):
-        for q in range(wo):
-            out[:, :, p, q] = xp[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw]
-    return out
 
 
 def _scatter_loops(cols, size, stride, padding):
@@ -123,7 +117,7 @@ def test_conv2d_without_bias_gives_the_gradients_of_x_and_w_alone():
     out = tg.conv2d(x, w, stride=stride, padding=padding)
     out.backward(np.ones(out.shape))
     # d(sum out)/dw[f, c, i, j] is the sum of every window's (c, i, j) element.
-    windows = _windows_loops(x.data, w_shape[2:], stride, padding)
+    windows = _windows_loop(x.data, w_shape[2:], stride, padding)
     np.testing.assert_allclose(w.grad, np.broadcast_to(windows.sum(axis=(0, 2, 3)), w_shape), rtol=1e-12)
     assert x.grad is None
 
@@ -170,7 +164,7 @@ def test_im2col_gives_every_window_and_col2im_adds_them_back(x_shape, w_shape, s
     x = RNG.standard_normal(x_shape)
     kernel = w_shape[2:]
     windows = tg.im2col(x, kernel_size=kernel, stride=stride, padding=padding)
-    want = _windows_loops(x, kernel, stride, padding)
+    want = _windows_loop(x, kernel, stride, padding)
     assert windows.shape == want.shape
     assert np.array_equal(windows.data, want)
     cols = RNG.standard_normal(want.shape)
@@ -183,7 +177,7 @@ def test_im2col_gives_every_window_and_col2im_adds_them_back(x_shape, w_shape, s
 def test_im2col_and_col2im_are_adjoint_and_each_others_gradient(x_shape, w_shape, stride, padding):
     x = RNG.standard_normal(x_shape)
     kernel = w_shape[2:]
-    cols = RNG.standard_normal(_windows_loops(x, kernel, stride, padding).shape)
+    cols = RNG.standard_normal(_windows_loop(x, kernel, stride, padding).shape)
     # <im2col(x), cols> == <x, col2im(cols)>
     left = np.sum(tg.im2col(x, kernel, stride, padding).data * cols)
     right = np.sum(x * tg.col2im(cols, x_shape[2:], stride, padding).data)
@@ -368,7 +362,7 @@ def test_compiled_im2col_and_col2im_give_the_eager_values_and_gradients(x_shape,
     kernel = w_shape[2:]
     x = RNG.standard_normal(x_shape)
     _compiled_matches_eager(lambda x: tg.im2col(x, kernel, stride, padding) * 1.25, [x], [True])
-    cols = RNG.standard_normal(_windows_loops(x, kernel, stride, padding).shape)
+    cols = RNG.standard_normal(_windows_loop(x, kernel, stride, padding).shape)
     _compiled_matches_eager(lambda c: tg.col2im(c, x_shape[2:], stride, padding), [cols], [True])
 
 
