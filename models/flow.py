@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygraph._files import write_atomically
 from tinygraph.nn import FlowHistory
-from tinygraph_models.train import drawn_figure, fit_title
+from tinygraph_models.train import drawn_figure, fit_title, save_figure
 
 __all__ = ["flow_figure", "plot_flow", "write_flow"]
 
@@ -36,14 +35,8 @@ def plot_flow(history, path, *, title: str | None = None) -> Path:
     norm, rather than left out: a picture of dead layers must not look empty. Non-finite
     norms are left out (the warnings name them).
     """
-    import matplotlib.pyplot as plt
-
     path = Path(path)
-    fig = flow_figure(history, title=title)
-    try:
-        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
-    finally:
-        plt.close(fig)
+    save_figure(path, flow_figure(history, title=title))
     return path
 
 

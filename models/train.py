@@ -645,6 +645,16 @@ def drawn_figure(figsize, draw):
     return fig
 
 
+def save_figure(path: Path, fig) -> None:
+    """Write ``fig`` to ``path`` atomically, in the format its suffix names (PNG without
+    one), and close it."""
+    path = Path(path)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png"))
+    finally:
+        _pyplot().close(fig)
+
+
 #: A cost that spans more than this factor is drawn on a log scale (see :func:`cost_curve_figure`).
 LOG_SCALE_SPAN = 20
 
@@ -707,12 +717,7 @@ def save_cost_curve(path: Path, costs: list, title: str, n_classes: int = 2) -> 
     The title is wrapped to the figure's width (:func:`fit_title`); a line break in it
     is kept. The image format follows ``path``'s suffix (``.png``, ``.svg``, ...).
     """
-    plt = _pyplot()
-    fig = cost_curve_figure(costs, title, n_classes)
-    try:
-        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
-    finally:
-        plt.close(fig)
+    save_figure(path, cost_curve_figure(costs, title, n_classes))
 
 
 def _split_outside_brackets(text: str, separator: str) -> list:
@@ -858,12 +863,7 @@ def save_confusion_matrix(path: Path, matrix, classes, title: str) -> None:
     >>> path.read_bytes()[:4] == b"\\x89PNG"
     True
     """
-    plt = _pyplot()
-    fig = confusion_figure(matrix, classes, title)
-    try:
-        write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
-    finally:
-        plt.close(fig)
+    save_figure(path, confusion_figure(matrix, classes, title))
 
 
 def confusion_figure(matrix, classes, title: str):
